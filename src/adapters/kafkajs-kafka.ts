@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Admin,
+  type PartitionMetadata,
+  type Producer,
+} from 'kafkajs';
+import type {
+  ConsumedRecord,
+  KafkaPort,
+  OutgoingRecord,
+  PartitionWatermark,
+  ProducedOffset,
+  ReadPartitionInput,
+  ReadPartitionResult,
+  TopicSpec,
+} from '../ports/kafka';
+
+export interface KafkajsOptions {
+  brokers: string[];
+  clientId: string;
+  /** How long cached partition metadata is trusted before the next produce refreshes it. */
+  metadataTtlMs?: number;
+}
+
+export function createKafka(options: KafkajsOptions): Kafka {
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    // Failures surface as exceptions to the caller; kafkajs's own logs of retried errors are noise.
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+    retry: { initialRetryTime: 200, retries: 5 },
+  });
+}
+
+/**
+ * Kafka over kafkajs. One admin and one idempotent producer are created lazily and reused;
+ * reads use a short-lived consumer (kafkajs has no manual partition assignment), so they need
+ * no committed state and never disturb the ingestion consumer group.
+ */
+export class KafkajsKafka implements KafkaPort {
+  private admin?: Promise<Admin>;
+  private producer?: Promise<Producer>;
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly metadata = new Map<string, { at: number; partitions: PartitionMetadata[] }>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: { metadataTtlMs?: number } = {},
+  ) {}
+
+  static fromOptions(options: KafkajsOptions): KafkajsKafka {
+    return new KafkajsKafka(createKafka(options), options);
+  }
+
+  async ensureTopics(topics: TopicSpec[]): Promise<{ created: string[] }> {
+    const admin = await this.getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.name));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.name,
+          numPartitions: t.partitions,
+          replicationFactor: t.replicationFactor ?? 1,
+          configEntries: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    }
+    return { created: missing.map((t) => t.name) };
+  }
+
+  async listTopics(): Promise<string[]> {
+    const admin = await this.getAdmin();
+    return (await admin.listTopics()).filter((t) => !t.startsWith('__'));
+  }
+
+  async deleteTopics(names: string[]): Promise<void> {
+    const admin = await this.getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const present = names.filter((n) => existing.has(n));
+    if (present.length > 0) await admin.deleteTopics({ topics: present });
+    for (const n of names) this.metadata.delete(n);
+  }
+
+  async partitionCount(topic: string): Promise<number | undefined> {
+    const partitions = await this.partitionsOf(topic, true);
+    return partitions?.length;
+  }
+
+  async produce(topic: string, records: OutgoingRecord[]): Promise<ProducedOffset[]> {
+    if (records.length === 0) return [];
+    const partitionMetadata = await this.partitionsOf(topic, false);
+    if (!partitionMetadata) throw new Error(`topic ${topic} does not exist`);
+    // Choose partitions here, not inside kafkajs, so each record's offset can be reported back:
+    // one send writes one batch per partition, so offsets within a partition are consecutive.
+    const messages = records.map((r) => {
+      const key = r.key ?? null;
+      const partition =
+        r.partition ??
+        this.partitioner({
+          topic,
+          partitionMetadata,
+          message: { key, value: r.value },
+        });
+      if (partition < 0 || partition >= partitionMetadata.length) {
+        throw new RangeError(`partition ${partition} does not exist in topic ${topic}`);
+      }
+      return { key, value: r.value, partition };
+    });
+    const producer = await this.getProducer();
+    const sent = await producer.send({ topic, acks: -1, messages });
+    const base = new Map(sent.map((m) => [m.partition, Number(m.baseOffset ?? m.offset)]));
+    const seen = new Map<number, number>();
+    return messages.map((m) => {
+      const i = seen.get(m.partition) ?? 0;
+      seen.set(m.partition, i + 1);
+      const b = base.get(m.partition);
+      if (b === undefined || Number.isNaN(b)) {
+        throw new Error(`no offset returned for ${topic}/${m.partition}`);
+      }
+      return { partition: m.partition, offset: b + i };
+    });
+  }
+
+  async watermarks(topic: string): Promise<PartitionWatermark[]> {
+    const admin = await this.getAdmin();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets
+      .map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  async readPartition(input: ReadPartitionInput): Promise<ReadPartitionResult> {
+    const { topic, partition, fromOffset, maxRecords, maxWaitMs } = input;
+    const maxBytes = input.maxBytes ?? Number.POSITIVE_INFINITY;
+    const marks = await this.watermarks(topic);
+    const mark = marks.find((m) => m.partition === partition);
+    if (!mark) throw new RangeError(`partition ${partition} does not exist in topic ${topic}`);
+    if (fromOffset > mark.high) {
+      throw new RangeError(
+        `offset ${fromOffset} is past the end of ${topic}/${partition} (high watermark ${mark.high})`,
+      );
+    }
+    const records: ConsumedRecord[] = [];
+    let highWatermark = mark.high;
+    if (maxRecords <= 0) return { records, nextOffset: fromOffset, highWatermark };
+
+    const consumer = this.kafka.consumer({
+      groupId: `pinpipe-reader-${randomUUID()}`,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: Math.max(10, Math.min(maxWaitMs, 500)),
+      maxBytesPerPartition: Math.min(Math.max(maxBytes, 64 * 1024), 8 * 1024 * 1024),
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      retry: { retries: 3 },
+    });
+    let bytes = 0;
+    let finish: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const timer = setTimeout(finish, maxWaitMs);
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch }) => {
+          if (batch.partition !== partition) return;
+          highWatermark = Math.max(highWatermark, Number(batch.highWatermark));
+          for (const m of batch.messages) {
+            const offset = Number(m.offset);
+            const expected = records.length ? records[records.length - 1]!.offset + 1 : fromOffset;
+            if (offset < expected) continue; // re-delivered prefix of a compressed batch
+            if (records.length >= maxRecords || bytes >= maxBytes) break;
+            const size = (m.value?.length ?? 0) + (m.key?.length ?? 0);
+            records.push({
+              offset,
+              timestamp: Number(m.timestamp),
+              key: m.key ? m.key.toString('utf8') : null,
+              value: m.value ? new Uint8Array(m.value) : null,
+              size,
+            });
+            bytes += size;
+          }
+          if (records.length >= maxRecords || bytes >= maxBytes) finish();
+          await Promise.resolve();
+        },
+      });
+      const others = marks.map((m) => m.partition).filter((p) => p !== partition);
+      if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
+      consumer.seek({ topic, partition, offset: String(fromOffset) });
+      await finished;
+    } finally {
+      clearTimeout(timer);
+      await consumer.disconnect();
+    }
+    const last = records[records.length - 1];
+    return { records, nextOffset: last ? last.offset + 1 : fromOffset, highWatermark };
+  }
+
+  /**
+   * Records offsets for a group that has no live members (pinpipe's ledger lives in the
+   * workflow; this copy exists so standard lag tools see progress). Mirrors kafkajs's
+   * admin.setOffsets, with a short fetch wait: that one waits a full default fetch (5 s).
+   */
+  async commitGroupOffsets(groupId: string, topic: string, offsets: ProducedOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    const consumer = this.kafka.consumer({ groupId, maxWaitTimeInMs: 20, allowAutoTopicCreation: false });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      const { state } = await consumer.describeGroup();
+      if (!['Empty', 'Dead', 'Unknown'].includes(state)) {
+        throw new Error(`consumer group ${groupId} has running members (state ${state})`);
+      }
+      await new Promise<void>((resolve, reject) => {
+        consumer.on(consumer.events.FETCH, () => resolve());
+        consumer.on(consumer.events.CRASH, (e) => reject(e.payload.error));
+        consumer
+          .run({ eachBatchAutoResolve: false, eachBatch: () => Promise.resolve() })
+          .catch(reject);
+        consumer.pause([{ topic }]);
+        // A seek on a running auto-committing consumer commits the offset it seeks to.
+        for (const o of offsets) consumer.seek({ topic, partition: o.partition, offset: String(o.offset) });
+      });
+      await consumer.stop();
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+
+  async fetchGroupOffsets(groupId: string, topic: string): Promise<ProducedOffset[]> {
+    const admin = await this.getAdmin();
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (entry?.partitions ?? [])
+      .map((p) => ({ partition: p.partition, offset: Number(p.offset) }))
+      .filter((p) => p.offset >= 0)
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  async disconnect(): Promise<void> {
+    const closing: Promise<void>[] = [];
+    if (this.producer) closing.push(this.producer.then((p) => p.disconnect()));
+    if (this.admin) closing.push(this.admin.then((a) => a.disconnect()));
+    this.producer = undefined;
+    this.admin = undefined;
+    await Promise.allSettled(closing);
+  }
+
+  private async partitionsOf(
+    topic: string,
+    fresh: boolean,
+  ): Promise<PartitionMetadata[] | undefined> {
+    const cached = this.metadata.get(topic);
+    const ttl = this.options.metadataTtlMs ?? 10_000;
+    if (!fresh && cached && Date.now() - cached.at < ttl) return cached.partitions;
+    const admin = await this.getAdmin();
+    const topics = await admin.listTopics();
+    if (!topics.includes(topic)) {
+      this.metadata.delete(topic);
+      return undefined;
+    }
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const partitions = meta.topics[0]?.partitions ?? [];
+    partitions.sort((a, b) => a.partitionId - b.partitionId);
+    this.metadata.set(topic, { at: Date.now(), partitions });
+    return partitions;
+  }
+
+  private getAdmin(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((err: unknown) => {
+      this.admin = undefined;
+      throw err;
+    });
+    return this.admin;
+  }
+
+  private getProducer(): Promise<Producer> {
+    this.producer ??= (async () => {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      await producer.connect();
+      return producer;
+    })().catch((err: unknown) => {
+      this.producer = undefined;
+      throw err;
+    });
+    return this.producer;
+  }
+}

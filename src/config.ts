@@ -1,0 +1,143 @@
+import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Called only by process edges (worker, API, CLI);
+ * everything below them receives typed values. Every error names the variable and the form it
+ * expects, so a person can fix it without reading code.
+ */
+
+const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+
+const brokerList = z
+  .string()
+  .trim()
+  .min(1)
+  .transform((value) => value.split(',').map((b) => b.trim()))
+  .refine((brokers) => brokers.every((b) => hostPort.test(b)), {
+    message: 'expected a comma-separated list of host:port, e.g. 127.0.0.1:9092',
+  });
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => /^https?:\/\/[^\s/]+/.test(v) && URL.canParse(v), {
+    message: 'expected an http(s) URL, e.g. http://127.0.0.1:7070',
+  });
+
+const port = z.coerce
+  .number({ message: 'expected a port number' })
+  .int('expected a port number')
+  .min(1, 'expected a port number between 1 and 65535')
+  .max(65535, 'expected a port number between 1 and 65535');
+
+const emptyAsUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+export const envSchema = z.object({
+  // Unset means: take them from the Temporal profile (TEMPORAL_PROFILE / temporal.toml), else local.
+  TEMPORAL_ADDRESS: z.preprocess(
+    emptyAsUndefined,
+    z.string().regex(hostPort, 'expected host:port, e.g. 127.0.0.1:7233').optional(),
+  ),
+  TEMPORAL_NAMESPACE: z.preprocess(emptyAsUndefined, z.string().min(1).optional()),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('pinpipe'),
+  KAFKA_BROKERS: brokerList.default(['127.0.0.1:9092']),
+  KAFKA_CLIENT_ID: z.string().min(1).default('pinpipe'),
+  AWS_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region, e.g. us-east-1')
+    .default('us-east-1'),
+  AWS_ACCESS_KEY_ID: z.preprocess(emptyAsUndefined, z.string().optional()),
+  AWS_SECRET_ACCESS_KEY: z.preprocess(emptyAsUndefined, z.string().optional()),
+  AWS_ENDPOINT_URL_S3: z.preprocess(emptyAsUndefined, httpUrl.optional()),
+  AWS_ENDPOINT_URL_EC2: z.preprocess(emptyAsUndefined, httpUrl.optional()),
+  PINPIPE_PIPELINE_ID: z
+    .string()
+    .regex(/^[0-9a-f]{12}$/, 'expected 12 lowercase hex characters, e.g. 5eedcafe0001')
+    .default('5eedcafe0001'),
+  PINPIPE_API_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(8).optional()),
+  PINPIPE_API_PORT: port.default(8082),
+  PINPIPE_METRICS_PORT: port.default(9464),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface AwsConfig {
+  region: string;
+  /** Only set when both key variables are; otherwise the SDK's default credential chain applies. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  s3Endpoint?: string;
+  ec2Endpoint?: string;
+}
+
+export interface Config {
+  temporal: {
+    /** Address, namespace, TLS and API key from Temporal's standard env/profile configuration. */
+    connect: ClientConnectConfig;
+    namespace: string;
+    taskQueue: string;
+  };
+  kafka: { brokers: string[]; clientId: string };
+  aws: AwsConfig;
+  pipelineId: string;
+  api: { port: number; token?: string };
+  metrics: { port: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        const value = env[name];
+        const shown = value === undefined ? 'unset' : JSON.stringify(value);
+        return `${name}=${shown}: ${issue.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  if (Boolean(e.AWS_ACCESS_KEY_ID) !== Boolean(e.AWS_SECRET_ACCESS_KEY)) {
+    throw new ConfigError([
+      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both or neither (neither uses the default AWS credential chain)',
+    ]);
+  }
+  const envVars = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+  let connect: ClientConnectConfig;
+  try {
+    connect = loadClientConnectConfig({ overrideEnvVars: envVars });
+  } catch (err) {
+    throw new ConfigError([`Temporal client configuration (TEMPORAL_*): ${String(err)}`]);
+  }
+  connect.connectionOptions.address ??= '127.0.0.1:7233';
+  const namespace = connect.namespace ?? 'default';
+  return {
+    temporal: { connect: { ...connect, namespace }, namespace, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID },
+    aws: {
+      region: e.AWS_REGION,
+      ...(e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+        ? {
+            credentials: {
+              accessKeyId: e.AWS_ACCESS_KEY_ID,
+              secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+            },
+          }
+        : {}),
+      ...(e.AWS_ENDPOINT_URL_S3 ? { s3Endpoint: e.AWS_ENDPOINT_URL_S3 } : {}),
+      ...(e.AWS_ENDPOINT_URL_EC2 ? { ec2Endpoint: e.AWS_ENDPOINT_URL_EC2 } : {}),
+    },
+    pipelineId: e.PINPIPE_PIPELINE_ID,
+    api: { port: e.PINPIPE_API_PORT, ...(e.PINPIPE_API_TOKEN ? { token: e.PINPIPE_API_TOKEN } : {}) },
+    metrics: { port: e.PINPIPE_METRICS_PORT },
+  };
+}

@@ -1,0 +1,71 @@
+/** Kafka as the activities and the API see it. Offsets are numbers (safe below 2^53). */
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  replicationFactor?: number;
+  configs?: Record<string, string>;
+}
+
+export interface OutgoingRecord {
+  key?: string | null;
+  value: string;
+  /** Explicit partition; otherwise the default partitioner (murmur2 of the key, else round robin). */
+  partition?: number;
+}
+
+export interface ProducedOffset {
+  partition: number;
+  offset: number;
+}
+
+export interface ConsumedRecord {
+  offset: number;
+  /** Record timestamp, epoch milliseconds (CreateTime or LogAppendTime as the topic says). */
+  timestamp: number;
+  key: string | null;
+  /** Raw bytes: decoding (and rejecting what is not JSON) is the caller's business. */
+  value: Uint8Array | null;
+  size: number;
+}
+
+export interface ReadPartitionInput {
+  topic: string;
+  partition: number;
+  fromOffset: number;
+  /** Stop after this many records. */
+  maxRecords: number;
+  /** Stop once the values read add up to at least this many bytes. */
+  maxBytes?: number;
+  /** Return what has arrived (possibly nothing) after this long. */
+  maxWaitMs: number;
+}
+
+export interface ReadPartitionResult {
+  records: ConsumedRecord[];
+  /** The offset after the last record returned (fromOffset when none). */
+  nextOffset: number;
+  highWatermark: number;
+}
+
+export interface PartitionWatermark {
+  partition: number;
+  low: number;
+  high: number;
+}
+
+export interface KafkaPort {
+  /** Creates missing topics; existing ones are left as they are. Returns the names it created. */
+  ensureTopics(topics: TopicSpec[]): Promise<{ created: string[] }>;
+  listTopics(): Promise<string[]>;
+  deleteTopics(names: string[]): Promise<void>;
+  /** Partition count of a topic, or undefined when it does not exist. */
+  partitionCount(topic: string): Promise<number | undefined>;
+  /** Idempotent producer, acks=all. Returns each record's partition and offset, in input order. */
+  produce(topic: string, records: OutgoingRecord[]): Promise<ProducedOffset[]>;
+  readPartition(input: ReadPartitionInput): Promise<ReadPartitionResult>;
+  watermarks(topic: string): Promise<PartitionWatermark[]>;
+  commitGroupOffsets(groupId: string, topic: string, offsets: ProducedOffset[]): Promise<void>;
+  fetchGroupOffsets(groupId: string, topic: string): Promise<ProducedOffset[]>;
+  disconnect(): Promise<void>;
+}

@@ -1,0 +1,49 @@
+/** The object store as the activities see it: S3 semantics, nothing SDK-specific. */
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag?: string;
+  lastModified?: Date;
+}
+
+export interface ObjectHead extends ObjectInfo {
+  contentType?: string;
+  /** User metadata (x-amz-meta-*), keys lower-cased as S3 returns them. */
+  metadata: Record<string, string>;
+}
+
+export interface PutObjectInput {
+  bucket: string;
+  key: string;
+  body: string | Uint8Array;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+/** `exists` is not an error: a conditional put that lost the race is how idempotent writers adopt. */
+export type PutIfAbsentResult = { status: 'created'; etag?: string } | { status: 'exists' };
+
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+}
+
+export interface ObjectStore {
+  /** Creates the bucket if missing; `created` is false when it already existed and is ours. */
+  ensureBucket(bucket: string): Promise<{ created: boolean }>;
+  bucketExists(bucket: string): Promise<boolean>;
+  /** Deletes an empty bucket; missing is fine. */
+  deleteBucket(bucket: string): Promise<void>;
+  /** Writes with `If-None-Match: *`: never replaces an existing object. */
+  putIfAbsent(input: PutObjectInput): Promise<PutIfAbsentResult>;
+  /** Unconditional write (manifests, the commit points that are meant to be swapped). */
+  put(input: PutObjectInput): Promise<{ etag?: string }>;
+  /** The whole object, or undefined when there is none. */
+  get(ref: ObjectRef): Promise<Uint8Array | undefined>;
+  head(ref: ObjectRef): Promise<ObjectHead | undefined>;
+  /** Every object under the prefix, in key order, following continuation tokens. */
+  list(input: { bucket: string; prefix: string; pageSize?: number }): AsyncIterable<ObjectInfo>;
+  /** Deleting a missing object is fine (S3 semantics). */
+  delete(ref: ObjectRef): Promise<void>;
+}

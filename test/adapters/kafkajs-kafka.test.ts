@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { KafkajsKafka } from '../../src/adapters/kafkajs-kafka';
+import { stackConfig, uniqueName } from '../helpers/stack';
+
+describe('KafkajsKafka against the local Kafka broker', () => {
+  const kafka = KafkajsKafka.fromOptions(stackConfig().kafka);
+  const topic = uniqueName('adapter-test');
+
+  before(async () => {
+    assert.deepEqual(await kafka.ensureTopics([{ name: topic, partitions: 3 }]), {
+      created: [topic],
+    });
+  });
+
+  after(async () => {
+    await kafka.deleteTopics([topic]);
+    await kafka.disconnect();
+  });
+
+  it('ensureTopics is idempotent and partitionCount sees the topic', async () => {
+    assert.deepEqual(await kafka.ensureTopics([{ name: topic, partitions: 3 }]), { created: [] });
+    assert.equal(await kafka.partitionCount(topic), 3);
+    assert.equal(await kafka.partitionCount(uniqueName('missing')), undefined);
+    assert.ok((await kafka.listTopics()).includes(topic));
+  });
+
+  it('produce reports each record offset in input order, consecutive per partition', async () => {
+    const values = Array.from({ length: 10 }, (_, i) => JSON.stringify({ i }));
+    const produced = await kafka.produce(
+      topic,
+      values.map((value, i) => ({ value, partition: i % 2 })),
+    );
+    assert.equal(produced.length, 10);
+    assert.deepEqual(
+      produced.filter((p) => p.partition === 0).map((p) => p.offset),
+      [0, 1, 2, 3, 4],
+    );
+    assert.deepEqual(
+      produced.filter((p) => p.partition === 1).map((p) => p.offset),
+      [0, 1, 2, 3, 4],
+    );
+    const keyed = await kafka.produce(topic, [{ key: 'same', value: 'a' }, { key: 'same', value: 'b' }]);
+    assert.equal(keyed[0]!.partition, keyed[1]!.partition, 'one key, one partition');
+    assert.equal(keyed[1]!.offset, keyed[0]!.offset + 1);
+  });
+
+  it('readPartition reads from an explicit offset up to a count', async () => {
+    const read = await kafka.readPartition({
+      topic,
+      partition: 0,
+      fromOffset: 2,
+      maxRecords: 2,
+      maxWaitMs: 10_000,
+    });
+    assert.deepEqual(
+      read.records.map((r) => r.offset),
+      [2, 3],
+    );
+    assert.deepEqual(
+      read.records.map((r) => Buffer.from(r.value!).toString()),
+      ['{"i":4}', '{"i":6}'],
+    );
+    assert.equal(read.nextOffset, 4);
+    assert.ok(read.highWatermark >= 5);
+    assert.ok(read.records.every((r) => r.timestamp > Date.now() - 600_000));
+  });
+
+  it('readPartition returns what there is after the wait, and nothing past the end', async () => {
+    const marks = await kafka.watermarks(topic);
+    const p2 = marks.find((m) => m.partition === 2)!;
+    const started = Date.now();
+    const read = await kafka.readPartition({
+      topic,
+      partition: 2,
+      fromOffset: p2.high,
+      maxRecords: 100,
+      maxWaitMs: 800,
+    });
+    assert.deepEqual(read.records, []);
+    assert.equal(read.nextOffset, p2.high);
+    assert.ok(Date.now() - started >= 750, 'waited for new records');
+    await assert.rejects(
+      kafka.readPartition({ topic, partition: 2, fromOffset: p2.high + 5, maxRecords: 1, maxWaitMs: 100 }),
+      /past the end/,
+    );
+  });
+
+  it('readPartition stops at a byte budget', async () => {
+    const big = 'x'.repeat(1000);
+    await kafka.produce(
+      topic,
+      Array.from({ length: 20 }, () => ({ value: big, partition: 2 })),
+    );
+    const marks = await kafka.watermarks(topic);
+    const read = await kafka.readPartition({
+      topic,
+      partition: 2,
+      fromOffset: marks.find((m) => m.partition === 2)!.high - 20,
+      maxRecords: 1000,
+      maxBytes: 5000,
+      maxWaitMs: 10_000,
+    });
+    assert.equal(read.records.length, 5);
+  });
+
+  it('commits and fetches consumer-group offsets (what lag tools read)', async () => {
+    const group = uniqueName('adapter-group');
+    assert.deepEqual(await kafka.fetchGroupOffsets(group, topic), []);
+    await kafka.commitGroupOffsets(group, topic, [
+      { partition: 0, offset: 5 },
+      { partition: 1, offset: 3 },
+    ]);
+    assert.deepEqual(await kafka.fetchGroupOffsets(group, topic), [
+      { partition: 0, offset: 5 },
+      { partition: 1, offset: 3 },
+    ]);
+    await kafka.commitGroupOffsets(group, topic, [{ partition: 0, offset: 7 }]);
+    assert.deepEqual(await kafka.fetchGroupOffsets(group, topic), [
+      { partition: 0, offset: 7 },
+      { partition: 1, offset: 3 },
+    ]);
+  });
+
+  it('watermarks list every partition with low and high', async () => {
+    const marks = await kafka.watermarks(topic);
+    assert.deepEqual(
+      marks.map((m) => m.partition),
+      [0, 1, 2],
+    );
+    assert.equal(marks[0]!.low, 0);
+    assert.ok(marks[0]!.high >= 5);
+  });
+
+  it('produce to a missing topic fails clearly', async () => {
+    await assert.rejects(kafka.produce(uniqueName('nope'), [{ value: 'x' }]), /does not exist/);
+  });
+});
