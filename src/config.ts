@@ -137,7 +137,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.AWS_ENDPOINT_URL_EC2 ? { ec2Endpoint: e.AWS_ENDPOINT_URL_EC2 } : {}),
     },
     pipelineId: e.PINPIPE_PIPELINE_ID,
-    api: { port: e.PINPIPE_API_PORT, ...(e.PINPIPE_API_TOKEN ? { token: e.PINPIPE_API_TOKEN } : {}) },
+    api: {
+      port: e.PINPIPE_API_PORT,
+      ...(e.PINPIPE_API_TOKEN ? { token: e.PINPIPE_API_TOKEN } : {}),
+    },
     metrics: { port: e.PINPIPE_METRICS_PORT },
   };
 }

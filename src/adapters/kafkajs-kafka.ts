@@ -41,6 +41,13 @@ export function createKafka(options: KafkajsOptions): Kafka {
  * reads use a short-lived consumer (kafkajs has no manual partition assignment), so they need
  * no committed state and never disturb the ingestion consumer group.
  */
+function isUnknownTopic(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+  }
+  return false;
+}
+
 export class KafkajsKafka implements KafkaPort {
   private admin?: Promise<Admin>;
   private producer?: Promise<Producer>;
@@ -85,6 +92,9 @@ export class KafkajsKafka implements KafkaPort {
     const present = names.filter((n) => existing.has(n));
     if (present.length > 0) await admin.deleteTopics({ topics: present });
     for (const n of names) this.metadata.delete(n);
+    // kafkajs's producer keeps every topic it ever sent to in its metadata refreshes, and one
+    // deleted topic makes all later sends fail: start a fresh producer.
+    if (present.length > 0) await this.resetProducer();
   }
 
   async partitionCount(topic: string): Promise<number | undefined> {
@@ -112,8 +122,15 @@ export class KafkajsKafka implements KafkaPort {
       }
       return { key, value: r.value, partition };
     });
-    const producer = await this.getProducer();
-    const sent = await producer.send({ topic, acks: -1, messages });
+    let sent;
+    try {
+      sent = await (await this.getProducer()).send({ topic, acks: -1, messages });
+    } catch (err) {
+      if (!isUnknownTopic(err)) throw err;
+      // Another process may have deleted a topic this producer once wrote to (see deleteTopics).
+      await this.resetProducer();
+      sent = await (await this.getProducer()).send({ topic, acks: -1, messages });
+    }
     const base = new Map(sent.map((m) => [m.partition, Number(m.baseOffset ?? m.offset)]));
     const seen = new Map<number, number>();
     return messages.map((m) => {
@@ -208,9 +225,17 @@ export class KafkajsKafka implements KafkaPort {
    * workflow; this copy exists so standard lag tools see progress). Mirrors kafkajs's
    * admin.setOffsets, with a short fetch wait: that one waits a full default fetch (5 s).
    */
-  async commitGroupOffsets(groupId: string, topic: string, offsets: ProducedOffset[]): Promise<void> {
+  async commitGroupOffsets(
+    groupId: string,
+    topic: string,
+    offsets: ProducedOffset[],
+  ): Promise<void> {
     if (offsets.length === 0) return;
-    const consumer = this.kafka.consumer({ groupId, maxWaitTimeInMs: 20, allowAutoTopicCreation: false });
+    const consumer = this.kafka.consumer({
+      groupId,
+      maxWaitTimeInMs: 20,
+      allowAutoTopicCreation: false,
+    });
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -226,7 +251,8 @@ export class KafkajsKafka implements KafkaPort {
           .catch(reject);
         consumer.pause([{ topic }]);
         // A seek on a running auto-committing consumer commits the offset it seeks to.
-        for (const o of offsets) consumer.seek({ topic, partition: o.partition, offset: String(o.offset) });
+        for (const o of offsets)
+          consumer.seek({ topic, partition: o.partition, offset: String(o.offset) });
       });
       await consumer.stop();
     } finally {
@@ -270,6 +296,12 @@ export class KafkajsKafka implements KafkaPort {
     partitions.sort((a, b) => a.partitionId - b.partitionId);
     this.metadata.set(topic, { at: Date.now(), partitions });
     return partitions;
+  }
+
+  private async resetProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = undefined;
+    if (old) await old.then((p) => p.disconnect()).catch(() => undefined);
   }
 
   private getAdmin(): Promise<Admin> {

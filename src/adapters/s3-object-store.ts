@@ -139,7 +139,11 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async *list(input: { bucket: string; prefix: string; pageSize?: number }): AsyncIterable<ObjectInfo> {
+  async *list(input: {
+    bucket: string;
+    prefix: string;
+    pageSize?: number;
+  }): AsyncIterable<ObjectInfo> {
     let token: string | undefined;
     do {
       const page = await this.s3.send(

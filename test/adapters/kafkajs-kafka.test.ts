@@ -39,7 +39,10 @@ describe('KafkajsKafka against the local Kafka broker', () => {
       produced.filter((p) => p.partition === 1).map((p) => p.offset),
       [0, 1, 2, 3, 4],
     );
-    const keyed = await kafka.produce(topic, [{ key: 'same', value: 'a' }, { key: 'same', value: 'b' }]);
+    const keyed = await kafka.produce(topic, [
+      { key: 'same', value: 'a' },
+      { key: 'same', value: 'b' },
+    ]);
     assert.equal(keyed[0]!.partition, keyed[1]!.partition, 'one key, one partition');
     assert.equal(keyed[1]!.offset, keyed[0]!.offset + 1);
   });
@@ -80,7 +83,13 @@ describe('KafkajsKafka against the local Kafka broker', () => {
     assert.equal(read.nextOffset, p2.high);
     assert.ok(Date.now() - started >= 750, 'waited for new records');
     await assert.rejects(
-      kafka.readPartition({ topic, partition: 2, fromOffset: p2.high + 5, maxRecords: 1, maxWaitMs: 100 }),
+      kafka.readPartition({
+        topic,
+        partition: 2,
+        fromOffset: p2.high + 5,
+        maxRecords: 1,
+        maxWaitMs: 100,
+      }),
       /past the end/,
     );
   });
@@ -133,5 +142,24 @@ describe('KafkajsKafka against the local Kafka broker', () => {
 
   it('produce to a missing topic fails clearly', async () => {
     await assert.rejects(kafka.produce(uniqueName('nope'), [{ value: 'x' }]), /does not exist/);
+  });
+});
+
+describe('KafkajsKafka after a topic it produced to is deleted', () => {
+  it('keeps producing to other topics', async () => {
+    const kafka = KafkajsKafka.fromOptions(stackConfig().kafka);
+    const [gone, kept] = [uniqueName('deleted'), uniqueName('kept')];
+    try {
+      await kafka.ensureTopics([
+        { name: gone, partitions: 1 },
+        { name: kept, partitions: 1 },
+      ]);
+      await kafka.produce(gone, [{ value: 'a' }]);
+      await kafka.deleteTopics([gone]);
+      assert.deepEqual(await kafka.produce(kept, [{ value: 'b' }]), [{ partition: 0, offset: 0 }]);
+    } finally {
+      await kafka.deleteTopics([kept]);
+      await kafka.disconnect();
+    }
   });
 });

@@ -13,7 +13,8 @@ describe('S3ObjectStore against the local S3 server', () => {
   });
 
   after(async () => {
-    for await (const o of store.list({ bucket, prefix: '' })) await store.delete({ bucket, key: o.key });
+    for await (const o of store.list({ bucket, prefix: '' }))
+      await store.delete({ bucket, key: o.key });
     await store.deleteBucket(bucket);
     assert.equal(await store.bucketExists(bucket), false);
     s3.destroy();

@@ -1,0 +1,44 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { repoRoot } from './stack';
+
+/** The pinned `temporal` CLI from the stack's cache (the SDK's own download cannot work here). */
+export function temporalBinary(): string {
+  return execFileSync('bash', [path.join(repoRoot, 'scripts/stack.sh'), 'bin', 'temporal'], {
+    encoding: 'utf8',
+  }).trim();
+}
+
+/** A private dev server for one test file, with pinpipe's search attributes registered. */
+export function createLocalEnv(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: temporalBinary() },
+      ip: '127.0.0.1',
+      extraArgs: [
+        '--log-level',
+        'error',
+        ...[
+          'PipelineId=Keyword',
+          'PipelineTable=Keyword',
+          'PipelineStep=Keyword',
+          'PipelineStatus=Keyword',
+          'IngestLag=Int',
+          'DataDate=Keyword',
+        ].flatMap((sa) => ['--search-attribute', sa]),
+      ],
+    },
+  });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per mocha process (bundling costs seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+  });
+  return bundle;
+}

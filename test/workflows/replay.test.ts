@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../helpers/temporal';
+
+/**
+ * Determinism guard: every saved history must replay against the current workflow code.
+ * A change that alters the commands a workflow issues for the same history fails here, in CI,
+ * before it can break running workflows. Capture new ones with
+ * `temporal workflow show -w <workflowId> -o json > test/fixtures/histories/<name>.json`.
+ */
+describe('replay of saved workflow histories', function () {
+  this.timeout(60_000);
+  const dir = path.resolve(__dirname, '../fixtures/histories');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+  it('has histories to replay', () => {
+    assert.ok(files.includes('stack-probe.json'));
+  });
+
+  for (const file of files) {
+    it(`replays ${file} without nondeterminism`, async () => {
+      const history: unknown = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+    });
+  }
+});
