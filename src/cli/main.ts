@@ -1,0 +1,20 @@
+import { Command } from 'commander';
+import { registerStackCommands } from './commands/stack';
+
+/** The `pinpipe` command. Each subcommand lives in ./commands and registers itself here. */
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('pinpipe')
+    .description('The Pinterest data pipeline as durable Temporal workflows')
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: true });
+  registerStackCommands(program);
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    console.error(`pinpipe: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  });
