@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../src/config';
+
+describe('loadConfig', () => {
+  const isolated = { HOME: '/nonexistent', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' };
+
+  it('gives the local defaults of DESIGN.md section 8 for an empty environment', () => {
+    const c = loadConfig({ ...isolated });
+    assert.equal(c.temporal.connect.connectionOptions.address, '127.0.0.1:7233');
+    assert.equal(c.temporal.namespace, 'default');
+    assert.equal(c.temporal.taskQueue, 'pinpipe');
+    assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092']);
+    assert.equal(c.aws.region, 'us-east-1');
+    assert.equal(c.aws.credentials, undefined, 'default credential chain');
+    assert.equal(c.pipelineId, '5eedcafe0001');
+    assert.equal(c.api.port, 8082);
+    assert.equal(c.api.token, undefined);
+    assert.equal(c.metrics.port, 9464);
+  });
+
+  it('reads the local stack environment', () => {
+    const c = loadConfig({
+      ...isolated,
+      TEMPORAL_ADDRESS: '127.0.0.1:17233',
+      TEMPORAL_NAMESPACE: 'pinpipe-dev',
+      KAFKA_BROKERS: '127.0.0.1:9092, 127.0.0.1:9094',
+      AWS_ACCESS_KEY_ID: 'pinpipe',
+      AWS_SECRET_ACCESS_KEY: 'pinpipe-secret',
+      AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:7070',
+      AWS_ENDPOINT_URL_EC2: 'http://127.0.0.1:5000',
+      PINPIPE_PIPELINE_ID: '0a1b2c3d4e5f',
+      PINPIPE_API_TOKEN: 'a-long-secret',
+    });
+    assert.equal(c.temporal.connect.connectionOptions.address, '127.0.0.1:17233');
+    assert.equal(c.temporal.namespace, 'pinpipe-dev');
+    assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092', '127.0.0.1:9094']);
+    assert.deepEqual(c.aws.credentials, {
+      accessKeyId: 'pinpipe',
+      secretAccessKey: 'pinpipe-secret',
+    });
+    assert.equal(c.aws.s3Endpoint, 'http://127.0.0.1:7070');
+    assert.equal(c.aws.ec2Endpoint, 'http://127.0.0.1:5000');
+    assert.equal(c.pipelineId, '0a1b2c3d4e5f');
+    assert.equal(c.api.token, 'a-long-secret');
+  });
+
+  it('reaches Temporal Cloud through the standard TEMPORAL_* variables (API key implies TLS)', () => {
+    const c = loadConfig({
+      ...isolated,
+      TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'my-ns.a1b2c',
+      TEMPORAL_API_KEY: 'key-123',
+    });
+    assert.equal(c.temporal.connect.connectionOptions.address, 'my-ns.a1b2c.tmprl.cloud:7233');
+    assert.equal(c.temporal.connect.connectionOptions.apiKey, 'key-123');
+    assert.ok(c.temporal.connect.connectionOptions.tls, 'TLS on with an API key');
+    assert.equal(c.temporal.namespace, 'my-ns.a1b2c');
+  });
+
+  const bad: Array<[string, Record<string, string>, RegExp]> = [
+    [
+      'broker list',
+      { KAFKA_BROKERS: 'not a url' },
+      /KAFKA_BROKERS="not a url": expected a comma-separated list of host:port/,
+    ],
+    [
+      'Temporal address',
+      { TEMPORAL_ADDRESS: 'localhost' },
+      /TEMPORAL_ADDRESS="localhost": expected host:port/,
+    ],
+    [
+      'S3 endpoint',
+      { AWS_ENDPOINT_URL_S3: '127.0.0.1:7070' },
+      /AWS_ENDPOINT_URL_S3="127.0.0.1:7070": expected an http\(s\) URL/,
+    ],
+    [
+      'pipeline id',
+      { PINPIPE_PIPELINE_ID: 'ABC' },
+      /PINPIPE_PIPELINE_ID="ABC": expected 12 lowercase hex characters/,
+    ],
+    ['API port', { PINPIPE_API_PORT: 'abc' }, /PINPIPE_API_PORT="abc": expected a port number/],
+    [
+      'metrics port',
+      { PINPIPE_METRICS_PORT: '70000' },
+      /PINPIPE_METRICS_PORT="70000": expected a port number between 1 and 65535/,
+    ],
+    ['region', { AWS_REGION: 'mars' }, /AWS_REGION="mars": expected an AWS region/],
+    ['half the key pair', { AWS_ACCESS_KEY_ID: 'x' }, /set both or neither/],
+  ];
+  for (const [what, env, message] of bad) {
+    it(`rejects a bad ${what} with a message naming the variable`, () => {
+      assert.throws(
+        () => loadConfig({ ...isolated, ...env }),
+        (err: unknown) => err instanceof ConfigError && message.test(err.message),
+      );
+    });
+  }
+
+  it('reports every problem at once', () => {
+    assert.throws(
+      () => loadConfig({ ...isolated, KAFKA_BROKERS: 'x', PINPIPE_API_PORT: 'y' }),
+      (err: unknown) => err instanceof ConfigError && err.problems.length === 2,
+    );
+  });
+});
