@@ -166,6 +166,9 @@ export class KafkajsKafka implements KafkaPort {
     const records: ConsumedRecord[] = [];
     let highWatermark = mark.high;
     if (maxRecords <= 0) return { records, nextOffset: fromOffset, highWatermark };
+    if (input.untilCaughtUp && fromOffset >= mark.high) {
+      return { records, nextOffset: fromOffset, highWatermark };
+    }
 
     const consumer = this.kafka.consumer({
       groupId: `pinpipe-reader-${randomUUID()}`,
@@ -204,7 +207,11 @@ export class KafkajsKafka implements KafkaPort {
             });
             bytes += size;
           }
-          if (records.length >= maxRecords || bytes >= maxBytes) finish();
+          const caughtUp =
+            input.untilCaughtUp &&
+            records.length > 0 &&
+            records[records.length - 1]!.offset + 1 >= mark.high;
+          if (records.length >= maxRecords || bytes >= maxBytes || caughtUp) finish();
           await Promise.resolve();
         },
       });

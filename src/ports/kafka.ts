@@ -39,6 +39,8 @@ export interface ReadPartitionInput {
   maxBytes?: number;
   /** Return what has arrived (possibly nothing) after this long. */
   maxWaitMs: number;
+  /** Also return as soon as everything up to the high watermark seen at the start is read. */
+  untilCaughtUp?: boolean;
 }
 
 export interface ReadPartitionResult {

@@ -163,3 +163,39 @@ describe('KafkajsKafka after a topic it produced to is deleted', () => {
     }
   });
 });
+
+describe('KafkajsKafka.readPartition untilCaughtUp', () => {
+  it('returns as soon as it has read up to the high watermark, and at once when there is nothing', async () => {
+    const kafka = KafkajsKafka.fromOptions(stackConfig().kafka);
+    const topic = uniqueName('caught-up');
+    try {
+      await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
+      await kafka.produce(topic, [{ value: '1' }, { value: '2' }, { value: '3' }]);
+      const read = await kafka.readPartition({
+        topic,
+        partition: 0,
+        fromOffset: 1,
+        maxRecords: 100,
+        maxWaitMs: 60_000,
+        untilCaughtUp: true,
+      });
+      assert.deepEqual(
+        read.records.map((r) => r.offset),
+        [1, 2],
+      );
+      const empty = await kafka.readPartition({
+        topic,
+        partition: 0,
+        fromOffset: 3,
+        maxRecords: 100,
+        maxWaitMs: 60_000,
+        untilCaughtUp: true,
+      });
+      assert.deepEqual(empty.records, []);
+      assert.equal(empty.nextOffset, 3);
+    } finally {
+      await kafka.deleteTopics([topic]);
+      await kafka.disconnect();
+    }
+  });
+});

@@ -17,6 +17,7 @@ describe('replay of saved workflow histories', function () {
 
   it('has histories to replay', () => {
     assert.ok(files.includes('stack-probe.json'));
+    assert.ok(files.includes('ingest-topic-continued-as-new.json'));
   });
 
   for (const file of files) {

@@ -1,0 +1,267 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import {
+  classifyRecord,
+  flushDecision,
+  quarantineObjectKey,
+  rawObjectKey,
+  takeSegment,
+  type Segment,
+} from '../domain/raw-zone';
+import type { Table } from '../domain/tables';
+import type { KafkaPort, ProducedOffset } from '../ports/kafka';
+import type { ObjectStore } from '../ports/object-store';
+
+/**
+ * The sink: Kafka partition → NDJSON objects in the raw zone (and quarantine), exactly once.
+ * Keys derive from (topic, partition, start offset, day); writes are conditional; an object
+ * that already exists for a start offset is adopted (its metadata says where it ends), so a
+ * retry after a crash at any point writes nothing twice and skips nothing.
+ */
+
+export interface PrepareIngestInput {
+  topic: string;
+  bucket: string;
+  groupId: string;
+}
+export interface PrepareIngestResult {
+  partitions: number;
+  /** Offsets committed to the Kafka group by earlier runs: durable progress to resume from. */
+  committed: ProducedOffset[];
+}
+
+export interface SinkBatchInput {
+  table: Table;
+  topic: string;
+  bucket: string;
+  partition: number;
+  fromOffset: number;
+  maxRecords: number;
+  maxBytes: number;
+  rotateIntervalMs: number;
+  /** Write whatever is there now, full batch or not (used by the `flush` signal). */
+  force?: boolean;
+}
+
+export interface SinkBatchResult {
+  flushed: boolean;
+  /** Everything below is durable (raw zone or quarantine). */
+  nextOffset: number;
+  highWatermark: number;
+  /** When not flushed: how long until the pending batch is due. */
+  waitMs?: number;
+  pending: number;
+  recordsWritten: number;
+  quarantined: number;
+  objectsWritten: number;
+  objectsAdopted: number;
+  bytesWritten: number;
+  /** Offsets Kafka no longer had (retention); 0 in normal operation. */
+  skipped: number;
+  /** A few of the keys written, for the activity result in the Web UI; never records. */
+  sampleKeys: string[];
+}
+
+export interface CommitIngestOffsetsInput {
+  groupId: string;
+  topic: string;
+  offsets: ProducedOffset[];
+}
+
+export const OBJECT_CONFLICT = 'RawObjectConflict';
+export const TOPIC_NOT_FOUND = 'TopicNotFound';
+
+const READ_WAIT_MS = 2_000;
+
+/** What an attempt reports as durable while it runs; a retry resumes from it. */
+interface SinkCheckpoint {
+  nextOffset: number;
+  recordsWritten: number;
+  quarantined: number;
+  objectsWritten: number;
+  objectsAdopted: number;
+  bytesWritten: number;
+}
+
+function lastCheckpoint(fromOffset: number): SinkCheckpoint | undefined {
+  const details = Context.current().info.heartbeatDetails as Partial<SinkCheckpoint> | undefined;
+  if (typeof details?.nextOffset !== 'number' || details.nextOffset <= fromOffset) return undefined;
+  return {
+    nextOffset: details.nextOffset,
+    recordsWritten: details.recordsWritten ?? 0,
+    quarantined: details.quarantined ?? 0,
+    objectsWritten: details.objectsWritten ?? 0,
+    objectsAdopted: details.objectsAdopted ?? 0,
+    bytesWritten: details.bytesWritten ?? 0,
+  };
+}
+
+export function createSinkActivities(deps: {
+  kafka: KafkaPort;
+  store: ObjectStore;
+  now?: () => number;
+}) {
+  const now = deps.now ?? Date.now;
+
+  /** Writes one segment, or adopts the object already there; returns the offset after it. */
+  async function writeSegment(
+    input: SinkBatchInput,
+    segment: Segment,
+  ): Promise<{
+    next: number;
+    adopted: boolean;
+    key: string;
+    bytes: number;
+    records: number;
+    kind: string;
+  }> {
+    const position = {
+      topic: input.topic,
+      partition: input.partition,
+      startOffset: segment.firstOffset,
+      day: segment.day,
+    };
+    const key =
+      segment.kind === 'raw' ? rawObjectKey(position) : quarantineObjectKey(input.table, position);
+    const body = `${segment.lines.join('\n')}\n`;
+    const put = await deps.store.putIfAbsent({
+      bucket: input.bucket,
+      key,
+      body,
+      contentType: 'application/x-ndjson',
+      metadata: {
+        'first-offset': String(segment.firstOffset),
+        'last-offset': String(segment.lastOffset),
+        'record-count': String(segment.lines.length),
+        topic: input.topic,
+        partition: String(input.partition),
+        kind: segment.kind,
+      },
+    });
+    if (put.status === 'created') {
+      return {
+        next: segment.lastOffset + 1,
+        adopted: false,
+        key,
+        bytes: Buffer.byteLength(body),
+        records: segment.lines.length,
+        kind: segment.kind,
+      };
+    }
+    const head = await deps.store.head({ bucket: input.bucket, key });
+    const last = Number(head?.metadata['last-offset']);
+    if (!head || !Number.isInteger(last) || last < segment.firstOffset) {
+      throw ApplicationFailure.nonRetryable(
+        `s3://${input.bucket}/${key} exists but has no valid last-offset metadata; ` +
+          'it was not written by pinpipe: move it aside and the sink will rewrite it',
+        OBJECT_CONFLICT,
+      );
+    }
+    // Written by an earlier attempt whose result never reached the workflow: count it now.
+    return {
+      next: last + 1,
+      adopted: true,
+      key,
+      bytes: head.size,
+      records: Number(head.metadata['record-count'] ?? 0),
+      kind: head.metadata.kind ?? segment.kind,
+    };
+  }
+
+  return {
+    async prepareIngest(input: PrepareIngestInput): Promise<PrepareIngestResult> {
+      const partitions = await deps.kafka.partitionCount(input.topic);
+      if (partitions === undefined) {
+        throw ApplicationFailure.nonRetryable(
+          `topic ${input.topic} does not exist: provision the pipeline first ` +
+            '(npx pinpipe provision) or create the topic',
+          TOPIC_NOT_FOUND,
+        );
+      }
+      await deps.store.ensureBucket(input.bucket);
+      const committed = await deps.kafka.fetchGroupOffsets(input.groupId, input.topic);
+      return { partitions, committed };
+    },
+
+    async sinkBatch(input: SinkBatchInput): Promise<SinkBatchResult> {
+      const ctx = Context.current();
+      // A retry resumes after the objects its previous attempt reported as durable.
+      const checkpoint = lastCheckpoint(input.fromOffset);
+      const from = checkpoint?.nextOffset ?? input.fromOffset;
+      const read = await deps.kafka.readPartition({
+        topic: input.topic,
+        partition: input.partition,
+        fromOffset: from,
+        maxRecords: input.maxRecords,
+        maxBytes: input.maxBytes,
+        maxWaitMs: READ_WAIT_MS,
+        untilCaughtUp: true,
+      });
+      const result: SinkBatchResult = {
+        flushed: false,
+        nextOffset: from,
+        highWatermark: read.highWatermark,
+        pending: read.records.length,
+        recordsWritten: checkpoint?.recordsWritten ?? 0,
+        quarantined: checkpoint?.quarantined ?? 0,
+        objectsWritten: checkpoint?.objectsWritten ?? 0,
+        objectsAdopted: checkpoint?.objectsAdopted ?? 0,
+        bytesWritten: checkpoint?.bytesWritten ?? 0,
+        skipped: 0,
+        sampleKeys: [],
+      };
+      const bytes = read.records.reduce((sum, r) => sum + r.size, 0);
+      const decision = input.force
+        ? ({ flush: true } as const)
+        : flushDecision(
+            { records: read.records.length, bytes, oldestTimestamp: read.records[0]?.timestamp },
+            input,
+            now(),
+          );
+      if (read.records.length === 0 || !decision.flush) {
+        // A resumed attempt already made its checkpoint durable: report that as a flush.
+        return {
+          ...result,
+          flushed: checkpoint !== undefined,
+          ...(decision.flush ? {} : { waitMs: decision.waitMs }),
+        };
+      }
+
+      const classified = read.records.map((r) =>
+        classifyRecord(input.table, input.topic, input.partition, r),
+      );
+      result.skipped = classified[0]!.offset - from;
+      let cursor = from;
+      let i = 0;
+      while (i < classified.length) {
+        while (i < classified.length && classified[i]!.offset < cursor) i++;
+        if (i >= classified.length) break;
+        const { segment, next } = takeSegment(classified, i);
+        const written = await writeSegment(input, segment);
+        if (written.adopted) result.objectsAdopted++;
+        else result.objectsWritten++;
+        if (result.sampleKeys.length < 5) result.sampleKeys.push(written.key);
+        if (written.kind === 'raw') result.recordsWritten += written.records;
+        else result.quarantined += written.records;
+        result.bytesWritten += written.bytes;
+        cursor = written.next;
+        i = next;
+        const progress: SinkCheckpoint = {
+          nextOffset: cursor,
+          recordsWritten: result.recordsWritten,
+          quarantined: result.quarantined,
+          objectsWritten: result.objectsWritten,
+          objectsAdopted: result.objectsAdopted,
+          bytesWritten: result.bytesWritten,
+        };
+        ctx.heartbeat(progress);
+      }
+      return { ...result, flushed: true, nextOffset: cursor, pending: 0 };
+    },
+
+    async commitIngestOffsets(input: CommitIngestOffsetsInput): Promise<void> {
+      await deps.kafka.commitGroupOffsets(input.groupId, input.topic, input.offsets);
+    },
+  };
+}
+
+export type SinkActivities = ReturnType<typeof createSinkActivities>;

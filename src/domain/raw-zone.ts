@@ -1,0 +1,181 @@
+/**
+ * The S3 raw zone's naming and the pure decisions of the sink (DESIGN 4 and 5): object keys from
+ * (topic, partition, start offset, UTC day) in the Confluent S3 sink's layout, classification of
+ * each Kafka record as valid or quarantined, and the split of a batch into objects.
+ */
+
+import { parseRaw } from './raw-schemas';
+import type { Table } from './tables';
+
+const pad10 = (n: number) => String(n).padStart(10, '0');
+
+/** The UTC day of an epoch-milliseconds timestamp, `YYYY-MM-DD`. */
+export function utcDay(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+export interface ObjectPosition {
+  topic: string;
+  partition: number;
+  startOffset: number;
+  day: string;
+}
+
+/** `topics/<topic>/dt=<day>/partition=<p>/<topic>+<p>+<startOffset, 10 digits>.json` */
+export function rawObjectKey(p: ObjectPosition): string {
+  return `topics/${p.topic}/dt=${p.day}/partition=${p.partition}/${p.topic}+${p.partition}+${pad10(p.startOffset)}.json`;
+}
+
+/** `quarantine/<table>/dt=<day>/partition=<p>/<topic>+<p>+<startOffset>.json` */
+export function quarantineObjectKey(table: Table, p: ObjectPosition): string {
+  return `quarantine/${table}/dt=${p.day}/partition=${p.partition}/${p.topic}+${p.partition}+${pad10(p.startOffset)}.json`;
+}
+
+const rawKeyPattern =
+  /^topics\/([^/]+)\/dt=(\d{4}-\d{2}-\d{2})\/partition=(\d+)\/([^/]+)\+(\d+)\+(\d{10,})\.json$/;
+
+/** The position encoded in a raw-zone key, or undefined for any other key. */
+export function parseRawObjectKey(key: string): ObjectPosition | undefined {
+  const m = rawKeyPattern.exec(key);
+  if (!m || m[1] !== m[4] || m[3] !== m[5]) return undefined;
+  return { topic: m[1]!, day: m[2]!, partition: Number(m[3]), startOffset: Number(m[6]) };
+}
+
+/** The prefix holding one day of a topic's raw objects. */
+export function rawDayPrefix(topic: string, day: string): string {
+  return `topics/${topic}/dt=${day}/`;
+}
+
+export interface KafkaRecordLike {
+  offset: number;
+  timestamp: number;
+  value: Uint8Array | null;
+}
+
+export type ClassifiedRecord =
+  | { kind: 'raw'; offset: number; day: string; line: string }
+  | { kind: 'quarantine'; offset: number; day: string; line: string; reason: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decode(value: Uint8Array | null): { text: string } | { error: string; shown: string } {
+  if (value === null) return { error: 'record has no value (null)', shown: '' };
+  try {
+    return { text: utf8.decode(value) };
+  } catch {
+    let binary = '';
+    for (const byte of value) binary += String.fromCharCode(byte);
+    return { error: 'value is not UTF-8', shown: `base64:${btoa(binary)}` };
+  }
+}
+
+/**
+ * A valid record becomes one NDJSON line (its JSON value, re-serialised so it is one line);
+ * anything else becomes a quarantine line with the reason and its source position.
+ */
+export function classifyRecord(
+  table: Table,
+  topic: string,
+  partition: number,
+  record: KafkaRecordLike,
+): ClassifiedRecord {
+  const day = utcDay(record.timestamp);
+  const quarantine = (reason: string, value: string): ClassifiedRecord => ({
+    kind: 'quarantine',
+    offset: record.offset,
+    day,
+    reason,
+    line: JSON.stringify({
+      topic,
+      partition,
+      offset: record.offset,
+      timestamp: new Date(record.timestamp).toISOString(),
+      reason,
+      value,
+    }),
+  });
+  const decoded = decode(record.value);
+  if ('error' in decoded) return quarantine(decoded.error, decoded.shown);
+  let value: unknown;
+  try {
+    value = JSON.parse(decoded.text);
+  } catch (err) {
+    return quarantine(`not JSON: ${(err as Error).message}`, decoded.text);
+  }
+  const parsed = parseRaw(table, value);
+  if (!parsed.ok) return quarantine(`schema: ${parsed.reason}`, decoded.text);
+  return { kind: 'raw', offset: record.offset, day, line: JSON.stringify(value) };
+}
+
+export interface Segment {
+  kind: 'raw' | 'quarantine';
+  day: string;
+  firstOffset: number;
+  lastOffset: number;
+  lines: string[];
+}
+
+/**
+ * Consecutive records of the same kind and UTC day form one object, so the objects of a
+ * partition tile its offsets with no gap and no overlap, and a batch crossing midnight splits.
+ */
+export function segmentRecords(records: readonly ClassifiedRecord[]): Segment[] {
+  const segments: Segment[] = [];
+  for (let i = 0; i < records.length;) {
+    const taken = takeSegment(records, i);
+    segments.push(taken.segment);
+    i = taken.next;
+  }
+  return segments;
+}
+
+/** The segment that starts at records[start], and the index just after it. */
+export function takeSegment(
+  records: readonly ClassifiedRecord[],
+  start: number,
+): { segment: Segment; next: number } {
+  const first = records[start];
+  if (!first) throw new RangeError(`no record at index ${start}`);
+  const segment: Segment = {
+    kind: first.kind,
+    day: first.day,
+    firstOffset: first.offset,
+    lastOffset: first.offset,
+    lines: [first.line],
+  };
+  let i = start + 1;
+  for (; i < records.length; i++) {
+    const r = records[i]!;
+    if (r.kind !== segment.kind || r.day !== segment.day || r.offset !== segment.lastOffset + 1)
+      break;
+    segment.lines.push(r.line);
+    segment.lastOffset = r.offset;
+  }
+  return { segment, next: i };
+}
+
+export interface FlushPolicy {
+  maxRecords: number;
+  maxBytes: number;
+  rotateIntervalMs: number;
+}
+
+export type FlushDecision = { flush: true } | { flush: false; waitMs: number };
+
+/**
+ * Write now when the batch is full (records or bytes) or its oldest record has waited the rotate
+ * interval; otherwise say how long until it will have. Kafka keeps the records meanwhile.
+ */
+export function flushDecision(
+  batch: { records: number; bytes: number; oldestTimestamp: number | undefined },
+  policy: FlushPolicy,
+  now: number,
+): FlushDecision {
+  if (batch.records === 0 || batch.oldestTimestamp === undefined) {
+    return { flush: false, waitMs: policy.rotateIntervalMs };
+  }
+  if (batch.records >= policy.maxRecords || batch.bytes >= policy.maxBytes) return { flush: true };
+  const age = now - batch.oldestTimestamp;
+  if (age >= policy.rotateIntervalMs) return { flush: true };
+  return { flush: false, waitMs: policy.rotateIntervalMs - age };
+}

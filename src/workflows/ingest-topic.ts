@@ -1,0 +1,247 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SinkActivities, SinkBatchResult } from '../activities/sink-activities';
+import {
+  parseIngestTopicInput,
+  partitionLag,
+  type IngestTopicInput,
+  type IngestTopicSettings,
+  type PartitionLedger,
+} from '../domain/ingest-input';
+import { activityProfiles } from './activity-profiles';
+import { IngestLag, PipelineId, PipelineTable } from './search-attributes';
+
+export type { IngestTopicInput } from '../domain/ingest-input';
+
+export interface PartitionProgress extends PartitionLedger {
+  partition: number;
+  lag: number;
+}
+
+export interface IngestProgress {
+  pipelineId: string;
+  table: string;
+  topic: string;
+  bucket: string;
+  partitions: PartitionProgress[];
+  totals: { lag: number; recordsWritten: number; objectsWritten: number; quarantined: number };
+  /** Runs of this workflow so far (continue-as-new), counting this one. */
+  run: number;
+}
+
+export type IngestTopicResult = IngestProgress;
+
+export const progressQuery = defineQuery<IngestProgress>('progress');
+/** Write every partition's pending records now, full batch or not. */
+export const flushSignal = defineSignal('flush');
+/** Finish the batches in flight, commit offsets, and complete. */
+export const stopSignal = defineSignal('stop');
+
+const { prepareIngest, commitIngestOffsets } = proxyActivities<SinkActivities>(
+  activityProfiles.quickIo,
+);
+const { sinkBatch } = proxyActivities<SinkActivities>(activityProfiles.longIo);
+
+/** The Kafka consumer group that mirrors the ledger, so standard lag tools see progress. */
+export function ingestGroupId(topic: string): string {
+  return `pinpipe-sink-${topic}`;
+}
+
+/**
+ * Long-running ingestion of one table: Kafka topic → S3 raw zone, exactly once. The offset
+ * ledger lives here; a partition's offset advances only when sinkBatch reports the objects
+ * durable. Partitions run independently; idle ones wait on timers (no worker slot held).
+ */
+export async function ingestTopic(rawInput: IngestTopicInput): Promise<IngestTopicResult> {
+  const parsed = parseIngestTopicInput(rawInput);
+  if (!parsed.ok) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid ingestTopic input: ${parsed.reason}`,
+      'InvalidInput',
+    );
+  }
+  const s: IngestTopicSettings = parsed.settings;
+  const groupId = ingestGroupId(s.topic);
+  const run = s.run + 1;
+
+  upsertSearchAttributes([
+    { key: PipelineId, value: s.pipelineId },
+    { key: PipelineTable, value: s.table },
+  ]);
+
+  // Handlers first: a query that arrives while prepareIngest runs must find them.
+  const ledger = new Map<number, PartitionLedger>();
+  const force = new Set<number>();
+  let stopRequested = false;
+  const progress = (): IngestProgress => {
+    const rows = [...ledger.entries()].map(([partition, l]) => ({
+      partition,
+      ...l,
+      lag: partitionLag(l),
+    }));
+    const sum = (f: (r: PartitionProgress) => number) => rows.reduce((a, r) => a + f(r), 0);
+    return {
+      pipelineId: s.pipelineId,
+      table: s.table,
+      topic: s.topic,
+      bucket: s.bucket,
+      partitions: rows,
+      totals: {
+        lag: sum((r) => r.lag),
+        recordsWritten: sum((r) => r.recordsWritten),
+        objectsWritten: sum((r) => r.objectsWritten),
+        quarantined: sum((r) => r.quarantined),
+      },
+      run,
+    };
+  };
+  setHandler(progressQuery, progress);
+  setHandler(flushSignal, () => {
+    for (const p of ledger.keys()) force.add(p);
+  });
+  setHandler(stopSignal, () => {
+    stopRequested = true;
+  });
+
+  const { partitions, committed } = await prepareIngest({
+    topic: s.topic,
+    bucket: s.bucket,
+    groupId,
+  });
+  for (let p = 0; p < partitions; p++) {
+    const carried = s.ledger[String(p)];
+    const fromGroup = committed.find((c) => c.partition === p)?.offset ?? 0;
+    ledger.set(p, {
+      nextOffset: Math.max(carried?.nextOffset ?? 0, fromGroup),
+      highWatermark: carried?.highWatermark ?? 0,
+      recordsWritten: carried?.recordsWritten ?? 0,
+      objectsWritten: carried?.objectsWritten ?? 0,
+      quarantined: carried?.quarantined ?? 0,
+      lastFlushAt: carried?.lastFlushAt ?? null,
+    });
+  }
+
+  let lastLagShown = -1;
+  const publish = () => {
+    const now = progress();
+    setCurrentDetails(renderDetails(now));
+    if (now.totals.lag !== lastLagShown) {
+      lastLagShown = now.totals.lag;
+      upsertSearchAttributes([{ key: IngestLag, value: now.totals.lag }]);
+    }
+  };
+  publish();
+
+  const historyFull = () =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= s.maxHistoryEvents;
+  const shouldExit = () => stopRequested || historyFull();
+
+  const apply = (p: number, r: SinkBatchResult) => {
+    const l = ledger.get(p)!;
+    // Monotonic: a stale result can never move the ledger backwards.
+    l.nextOffset = Math.max(l.nextOffset, r.nextOffset);
+    l.highWatermark = Math.max(r.highWatermark, l.nextOffset);
+    if (r.flushed) {
+      l.recordsWritten += r.recordsWritten;
+      l.objectsWritten += r.objectsWritten + r.objectsAdopted;
+      l.quarantined += r.quarantined;
+      l.lastFlushAt = new Date().toISOString();
+    }
+  };
+
+  async function runPartition(p: number): Promise<void> {
+    let idlePolls = 0;
+    while (!shouldExit()) {
+      const l = ledger.get(p)!;
+      const forced = force.delete(p);
+      const r = await sinkBatch.executeWithOptions(
+        { ...activityProfiles.longIo, summary: `${s.topic}/${p} from offset ${l.nextOffset}` },
+        [
+          {
+            table: s.table,
+            topic: s.topic,
+            bucket: s.bucket,
+            partition: p,
+            fromOffset: l.nextOffset,
+            maxRecords: s.maxRecords,
+            maxBytes: s.maxBytes,
+            rotateIntervalMs: s.rotateIntervalMs,
+            force: forced,
+          },
+        ],
+      );
+      apply(p, r);
+      publish();
+      if (r.flushed && l.nextOffset < l.highWatermark) {
+        idlePolls = 0;
+        continue; // a backlog: keep draining
+      }
+      let waitMs: number;
+      if (r.pending > 0) {
+        idlePolls = 0;
+        waitMs = Math.max(50, r.waitMs ?? s.idlePollMs); // until the partial batch is due
+      } else {
+        // Nothing new: back off up to the rotate interval, on a timer, holding no slot.
+        waitMs = Math.min(s.idlePollMs * 2 ** Math.min(idlePolls, 10), s.rotateIntervalMs);
+        idlePolls++;
+      }
+      await condition(() => force.has(p) || shouldExit(), waitMs);
+    }
+  }
+
+  const commit = () =>
+    commitIngestOffsets({
+      groupId,
+      topic: s.topic,
+      offsets: [...ledger.entries()].map(([partition, l]) => ({ partition, offset: l.nextOffset })),
+    }).catch((err: unknown) => {
+      // The ledger here is the source of truth; the group copy is for lag tools only.
+      log.warn('could not commit offsets to the Kafka group', { error: String(err) });
+    });
+
+  try {
+    await Promise.all([...ledger.keys()].map((p) => runPartition(p)));
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(commit);
+    }
+    throw err;
+  }
+  await commit();
+
+  if (stopRequested) return progress();
+  const carried: Record<string, PartitionLedger> = {};
+  for (const [p, l] of ledger) carried[String(p)] = l;
+  return continueAsNew<typeof ingestTopic>({ ...rawInput, ledger: carried, run });
+}
+
+function renderDetails(p: IngestProgress): string {
+  const header =
+    `**${p.topic}** → s3://${p.bucket}/topics/${p.topic}/ · lag **${p.totals.lag}** · ` +
+    `written ${p.totals.recordsWritten} records in ${p.totals.objectsWritten} objects · ` +
+    `quarantined ${p.totals.quarantined} · run ${p.run}\n\n`;
+  const rows = p.partitions.map(
+    (r) =>
+      `| ${r.partition} | ${r.nextOffset} | ${r.highWatermark} | ${r.lag} | ${r.recordsWritten} | ` +
+      `${r.objectsWritten} | ${r.quarantined} | ${r.lastFlushAt ?? '-'} |`,
+  );
+  return (
+    header +
+    '| partition | next offset | high watermark | lag | records | objects | quarantined | last flush |\n' +
+    '| --- | --- | --- | --- | --- | --- | --- | --- |\n' +
+    rows.join('\n')
+  );
+}

@@ -1,0 +1,293 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
+import { createSinkActivities, type SinkActivities } from '../../src/activities/sink-activities';
+import { bucketFor, topicFor } from '../../src/domain/tables';
+import {
+  ingestGroupId,
+  ingestTopic,
+  progressQuery,
+  stopSignal,
+  type IngestProgress,
+  type IngestTopicInput,
+} from '../../src/workflows/ingest-topic';
+import { auditRawZone } from '../helpers/raw-zone-audit';
+import { producePins, randomPipelineId } from '../helpers/ingest-fixtures';
+import { stackConfig } from '../helpers/stack';
+import { createLocalEnv, workflowBundle } from '../helpers/temporal';
+
+describe('ingestTopic workflow (real Kafka and S3)', function () {
+  this.timeout(180_000);
+  let env: TestWorkflowEnvironment;
+  let adapters: Adapters;
+  const cleanups: Array<() => Promise<void>> = [];
+
+  before(async () => {
+    env = await createLocalEnv();
+    adapters = createAdapters(stackConfig());
+  });
+
+  after(async () => {
+    for (const c of cleanups) await c().catch(() => undefined);
+    await adapters?.close();
+    await env?.teardown();
+  });
+
+  async function pipeline(partitions: number) {
+    const pipelineId = randomPipelineId();
+    const topic = topicFor(pipelineId, 'pin');
+    const bucket = bucketFor(pipelineId);
+    await adapters.kafka.ensureTopics([{ name: topic, partitions }]);
+    cleanups.push(() => adapters.kafka.deleteTopics([topic]));
+    return { pipelineId, topic, bucket };
+  }
+
+  async function waitFor(
+    handle: WorkflowHandle,
+    done: (p: IngestProgress) => boolean,
+    timeoutMs = 90_000,
+  ): Promise<IngestProgress> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const p = await handle.query(progressQuery);
+      if (done(p)) return p;
+      if (Date.now() > deadline)
+        throw new Error(`timed out; progress: ${JSON.stringify(p.totals)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async function withWorker<T>(activities: SinkActivities, fn: (taskQueue: string) => Promise<T>) {
+    const taskQueue = `test-${randomUUID()}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+    return worker.runUntil(fn(taskQueue));
+  }
+
+  async function highWatermarks(topic: string) {
+    return new Map((await adapters.kafka.watermarks(topic)).map((m) => [m.partition, m.high]));
+  }
+
+  it('writes every offset exactly once, quarantines bad records, and reports progress', async () => {
+    const { pipelineId, topic, bucket } = await pipeline(2);
+    const produced = await producePins(adapters.kafka, topic, {
+      start: 0,
+      count: 400,
+      partitions: 2,
+      badEvery: 50,
+    });
+    const total = produced.valid.length + produced.invalid;
+
+    const input: IngestTopicInput = {
+      pipelineId,
+      table: 'pin',
+      maxRecords: 60,
+      rotateIntervalMs: 500,
+      idlePollMs: 100,
+    };
+    const { progress, result, handle } = await withWorker(
+      createSinkActivities(adapters),
+      async (taskQueue) => {
+        const handle = await env.client.workflow.start(ingestTopic, {
+          taskQueue,
+          workflowId: `ingest-${pipelineId}-pin`,
+          args: [input],
+        });
+        const progress = await waitFor(
+          handle,
+          (p) => p.totals.recordsWritten + p.totals.quarantined === total && p.totals.lag === 0,
+        );
+        await handle.signal(stopSignal);
+        return { progress, result: await handle.result(), handle };
+      },
+    );
+
+    assert.equal(progress.totals.recordsWritten, produced.valid.length);
+    assert.equal(progress.totals.quarantined, produced.invalid);
+    assert.equal(result.totals.lag, 0);
+    assert.deepEqual(
+      result.partitions.map((p) => p.partition),
+      [0, 1],
+    );
+
+    const marks = await highWatermarks(topic);
+    const audit = await auditRawZone(adapters.store, bucket, topic, 'pin', marks);
+    assert.deepEqual(audit.problems, []);
+    const raw = [...audit.byOffset.values()].filter((v) => v.kind === 'raw');
+    const indexes = raw
+      .map((v) => (JSON.parse(v.line) as { index: number }).index)
+      .sort((a, b) => a - b);
+    assert.deepEqual(indexes, produced.valid);
+    const quarantined = [...audit.byOffset.values()].filter((v) => v.kind === 'quarantine');
+    assert.equal(quarantined.length, produced.invalid);
+    for (const q of quarantined) {
+      const line = JSON.parse(q.line) as { reason: string; topic: string; offset: number };
+      assert.equal(line.topic, topic);
+      assert.match(line.reason, /^(not JSON|schema: index)/);
+    }
+
+    // The Kafka group mirrors the ledger, so lag tools agree with the workflow.
+    const group = await adapters.kafka.fetchGroupOffsets(ingestGroupId(topic), topic);
+    assert.deepEqual(
+      group,
+      [...marks].map(([partition, offset]) => ({ partition, offset })),
+    );
+
+    const description = await handle.describe();
+    assert.deepEqual(description.searchAttributes.PipelineId, [pipelineId]);
+    assert.deepEqual(description.searchAttributes.PipelineTable, ['pin']);
+    assert.deepEqual(description.searchAttributes.IngestLag, [0]);
+  });
+
+  it('adopts what a crashed attempt wrote instead of writing it twice', async () => {
+    const { pipelineId, topic, bucket } = await pipeline(1);
+    const produced = await producePins(adapters.kafka, topic, {
+      start: 0,
+      count: 120,
+      partitions: 1,
+    });
+    const real = createSinkActivities(adapters);
+    let crashes = 0;
+    const activities: SinkActivities = {
+      ...real,
+      async sinkBatch(input) {
+        const result = await real.sinkBatch(input);
+        // The objects are durable but the result never reaches the workflow: a worker crash.
+        if (result.flushed && crashes < 2) {
+          crashes++;
+          throw new Error('worker crashed after writing');
+        }
+        return result;
+      },
+    };
+    const progress = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(ingestTopic, {
+        taskQueue,
+        workflowId: `ingest-${pipelineId}-pin`,
+        args: [
+          { pipelineId, table: 'pin', maxRecords: 50, rotateIntervalMs: 300, idlePollMs: 100 },
+        ],
+      });
+      const p = await waitFor(handle, (x) => x.totals.recordsWritten === produced.valid.length);
+      await handle.signal(stopSignal);
+      await handle.result();
+      return p;
+    });
+    assert.equal(crashes, 2);
+    assert.equal(progress.totals.lag, 0);
+    const audit = await auditRawZone(
+      adapters.store,
+      bucket,
+      topic,
+      'pin',
+      await highWatermarks(topic),
+    );
+    assert.deepEqual(audit.problems, []);
+    assert.equal(audit.byOffset.size, produced.valid.length);
+  });
+
+  it('continues as new carrying the ledger, and the data stays exactly once', async () => {
+    const { pipelineId, topic, bucket } = await pipeline(2);
+    const produced = await producePins(adapters.kafka, topic, {
+      start: 0,
+      count: 300,
+      partitions: 2,
+    });
+    const workflowId = `ingest-${pipelineId}-pin`;
+    const progress = await withWorker(createSinkActivities(adapters), async (taskQueue) => {
+      const handle = await env.client.workflow.start(ingestTopic, {
+        taskQueue,
+        workflowId,
+        args: [
+          {
+            pipelineId,
+            table: 'pin',
+            maxRecords: 10,
+            rotateIntervalMs: 200,
+            idlePollMs: 100,
+            maxHistoryEvents: 200,
+          },
+        ],
+      });
+      const p = await waitFor(
+        env.client.workflow.getHandle(workflowId),
+        (x) => x.totals.recordsWritten === produced.valid.length && x.run > 1,
+      );
+      if (process.env.PINPIPE_SAVE_HISTORIES) {
+        // The first run, which ended in continue-as-new: a replay fixture.
+        const history = await env.client.workflow
+          .getHandle(workflowId, handle.firstExecutionRunId)
+          .fetchHistory();
+        writeFileSync(
+          path.resolve(__dirname, '../fixtures/histories/ingest-topic-continued-as-new.json'),
+          historyToJSON(history),
+        );
+      }
+      await env.client.workflow.getHandle(workflowId).signal(stopSignal);
+      await env.client.workflow.getHandle(workflowId).result();
+      return p;
+    });
+    assert.ok(progress.run > 1, `ran ${progress.run} times`);
+    const audit = await auditRawZone(
+      adapters.store,
+      bucket,
+      topic,
+      'pin',
+      await highWatermarks(topic),
+    );
+    assert.deepEqual(audit.problems, []);
+    assert.equal(audit.byOffset.size, produced.valid.length);
+  });
+
+  it('fails at once, without retrying, on invalid input naming the field', async () => {
+    await withWorker(createSinkActivities(adapters), async (taskQueue) => {
+      await assert.rejects(
+        env.client.workflow.execute(ingestTopic, {
+          taskQueue,
+          workflowId: `ingest-bad-${randomUUID()}`,
+          args: [{ pipelineId: 'NOT-HEX', table: 'pin', maxRecords: -1 }],
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof WorkflowFailedError);
+          assert.ok(err.cause instanceof ApplicationFailure);
+          assert.equal(err.cause.nonRetryable, true);
+          assert.match(err.cause.message, /pipelineId: expected 12 lowercase hex/);
+          assert.match(err.cause.message, /maxRecords:/);
+          return true;
+        },
+      );
+    });
+  });
+
+  it('fails with an actionable message when the topic does not exist', async () => {
+    const pipelineId = randomPipelineId();
+    await withWorker(createSinkActivities(adapters), async (taskQueue) => {
+      await assert.rejects(
+        env.client.workflow.execute(ingestTopic, {
+          taskQueue,
+          workflowId: `ingest-${pipelineId}-geo`,
+          args: [{ pipelineId, table: 'geo' }],
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof WorkflowFailedError);
+          assert.match(
+            String(err.cause?.cause?.message),
+            /topic .*\.geo does not exist: provision/,
+          );
+          return true;
+        },
+      );
+    });
+  });
+});
