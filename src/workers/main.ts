@@ -1,3 +1,4 @@
+import '../quiet-warnings';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createAdapters } from '../adapters/create-adapters';
 import { ConfigError, loadConfig } from '../config';

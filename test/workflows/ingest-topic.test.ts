@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -281,10 +281,10 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
         }),
         (err: unknown) => {
           assert.ok(err instanceof WorkflowFailedError);
-          assert.match(
-            String(err.cause?.cause?.message),
-            /topic .*\.geo does not exist: provision/,
-          );
+          assert.ok(err.cause instanceof ActivityFailure);
+          assert.ok(err.cause.cause instanceof ApplicationFailure);
+          assert.equal(err.cause.cause.type, 'TopicNotFound');
+          assert.match(err.cause.cause.message, /topic .*\.geo does not exist: provision/);
           return true;
         },
       );
