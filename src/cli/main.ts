@@ -1,4 +1,7 @@
+import '../quiet-warnings';
 import { Command } from 'commander';
+import { registerIngestCommands } from './commands/ingest';
+import { registerEmulateCommand } from './commands/emulate';
 import { registerStackCommands } from './commands/stack';
 
 /** The `pinpipe` command. Each subcommand lives in ./commands and registers itself here. */
@@ -9,6 +12,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
   registerStackCommands(program);
+  registerEmulateCommand(program);
+  registerIngestCommands(program);
   return program;
 }
 
