@@ -19,7 +19,7 @@ export const activityProfiles = {
   /** Streaming work that heartbeats and resumes from its heartbeat details. */
   longIo: {
     startToCloseTimeout: '30 minutes',
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout: '10 seconds',
     retry: {
       initialInterval: '1 second',
       backoffCoefficient: 2,
