@@ -9,9 +9,16 @@ import type { Table } from './tables';
 
 const pad10 = (n: number) => String(n).padStart(10, '0');
 
+const DAY_MS = 86_400_000;
+let cachedDay = { start: 0, end: 0, day: '1970-01-01' };
+
 /** The UTC day of an epoch-milliseconds timestamp, `YYYY-MM-DD`. */
 export function utcDay(epochMs: number): string {
-  return new Date(epochMs).toISOString().slice(0, 10);
+  // Records arrive in timestamp order, so the last day answers almost every call (hot path).
+  if (epochMs >= cachedDay.start && epochMs < cachedDay.end) return cachedDay.day;
+  const start = Math.floor(epochMs / DAY_MS) * DAY_MS;
+  cachedDay = { start, end: start + DAY_MS, day: new Date(start).toISOString().slice(0, 10) };
+  return cachedDay.day;
 }
 
 export interface ObjectPosition {
@@ -104,7 +111,9 @@ export function classifyRecord(
   }
   const parsed = parseRaw(table, value);
   if (!parsed.ok) return quarantine(`schema: ${parsed.reason}`, decoded.text);
-  return { kind: 'raw', offset: record.offset, day, line: JSON.stringify(value) };
+  // The posted text is the line unless it spans lines (pretty-printed JSON): then re-serialise.
+  const line = /[\n\r]/.test(decoded.text) ? JSON.stringify(value) : decoded.text;
+  return { kind: 'raw', offset: record.offset, day, line };
 }
 
 export interface Segment {

@@ -1,0 +1,25 @@
+import '../src/quiet-warnings';
+import { runIngestBench } from './ingest-bench';
+
+/** `npm run bench -- <name> [options]`: performance figures, as ratios to a same-run baseline. */
+const benches: Record<string, (args: string[]) => Promise<void>> = {
+  ingest: runIngestBench,
+};
+
+async function main(): Promise<void> {
+  const [name, ...args] = process.argv.slice(2);
+  const selected = name ? [name] : Object.keys(benches);
+  for (const n of selected) {
+    const bench = benches[n];
+    if (!bench) throw new Error(`unknown bench ${n}; known: ${Object.keys(benches).join(', ')}`);
+    await bench(args);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
