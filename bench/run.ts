@@ -1,8 +1,10 @@
 import '../src/quiet-warnings';
+import { runApiBench } from './api-bench';
 import { runIngestBench } from './ingest-bench';
 
 /** `npm run bench -- <name> [options]`: performance figures, as ratios to a same-run baseline. */
 const benches: Record<string, (args: string[]) => Promise<void>> = {
+  api: runApiBench,
   ingest: runIngestBench,
 };
 

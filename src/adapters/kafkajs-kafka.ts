@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   Kafka,
   logLevel,
@@ -7,6 +6,7 @@ import {
   type PartitionMetadata,
   type Producer,
 } from 'kafkajs';
+import { PartitionReader } from './partition-reader';
 import type {
   ConsumedRecord,
   KafkaPort,
@@ -53,10 +53,12 @@ export class KafkajsKafka implements KafkaPort {
   private producer?: Promise<Producer>;
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly metadata = new Map<string, { at: number; partitions: PartitionMetadata[] }>();
+  private readonly readers = new Map<string, PartitionReader>();
+  private sweeper?: NodeJS.Timeout;
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly options: { metadataTtlMs?: number } = {},
+    private readonly options: { metadataTtlMs?: number; readerIdleMs?: number } = {},
   ) {}
 
   static fromOptions(options: KafkajsOptions): KafkajsKafka {
@@ -92,6 +94,8 @@ export class KafkajsKafka implements KafkaPort {
     const present = names.filter((n) => existing.has(n));
     if (present.length > 0) await admin.deleteTopics({ topics: present });
     for (const n of names) this.metadata.delete(n);
+    const readers = [...this.readers.values()].filter((r) => names.includes(r.topic));
+    await Promise.all(readers.map((r) => this.dropReader(r)));
     // kafkajs's producer keeps every topic it ever sent to in its metadata refreshes, and one
     // deleted topic makes all later sends fail: start a fresh producer.
     if (present.length > 0) await this.resetProducer();
@@ -163,68 +167,69 @@ export class KafkajsKafka implements KafkaPort {
         `offset ${fromOffset} is past the end of ${topic}/${partition} (high watermark ${mark.high})`,
       );
     }
-    const records: ConsumedRecord[] = [];
-    let highWatermark = mark.high;
-    if (maxRecords <= 0) return { records, nextOffset: fromOffset, highWatermark };
-    if (input.untilCaughtUp && fromOffset >= mark.high) {
-      return { records, nextOffset: fromOffset, highWatermark };
-    }
+    const empty = {
+      records: [] as ConsumedRecord[],
+      nextOffset: fromOffset,
+      highWatermark: mark.high,
+    };
+    if (maxRecords <= 0) return empty;
+    if (input.untilCaughtUp && fromOffset >= mark.high) return empty;
 
-    const consumer = this.kafka.consumer({
-      groupId: `pinpipe-reader-${randomUUID()}`,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: Math.max(10, Math.min(maxWaitMs, 500)),
-      maxBytesPerPartition: Math.min(Math.max(maxBytes, 64 * 1024), 8 * 1024 * 1024),
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1_000,
-      retry: { retries: 3 },
-    });
-    let bytes = 0;
-    let finish: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => (finish = resolve));
-    const timer = setTimeout(finish, maxWaitMs);
+    const reader = this.readerFor(
+      topic,
+      partition,
+      marks.map((m) => m.partition),
+    );
+    let records: ConsumedRecord[];
     try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: async ({ batch }) => {
-          if (batch.partition !== partition) return;
-          highWatermark = Math.max(highWatermark, Number(batch.highWatermark));
-          for (const m of batch.messages) {
-            const offset = Number(m.offset);
-            const expected = records.length ? records[records.length - 1]!.offset + 1 : fromOffset;
-            if (offset < expected) continue; // re-delivered prefix of a compressed batch
-            if (records.length >= maxRecords || bytes >= maxBytes) break;
-            const size = (m.value?.length ?? 0) + (m.key?.length ?? 0);
-            records.push({
-              offset,
-              timestamp: Number(m.timestamp),
-              key: m.key ? m.key.toString('utf8') : null,
-              value: m.value ? new Uint8Array(m.value) : null,
-              size,
-            });
-            bytes += size;
-          }
-          const caughtUp =
-            input.untilCaughtUp &&
-            records.length > 0 &&
-            records[records.length - 1]!.offset + 1 >= mark.high;
-          if (records.length >= maxRecords || bytes >= maxBytes || caughtUp) finish();
-          await Promise.resolve();
-        },
+      records = await reader.read({
+        fromOffset,
+        maxRecords,
+        maxBytes,
+        maxWaitMs,
+        ...(input.untilCaughtUp ? { returnAtOffset: mark.high } : {}),
       });
-      const others = marks.map((m) => m.partition).filter((p) => p !== partition);
-      if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
-      consumer.seek({ topic, partition, offset: String(fromOffset) });
-      await finished;
-    } finally {
-      clearTimeout(timer);
-      await consumer.disconnect();
+    } catch (err) {
+      await this.dropReader(reader);
+      throw err;
     }
     const last = records[records.length - 1];
-    return { records, nextOffset: last ? last.offset + 1 : fromOffset, highWatermark };
+    const nextOffset = last ? last.offset + 1 : fromOffset;
+    return { records, nextOffset, highWatermark: Math.max(mark.high, nextOffset) };
+  }
+
+  private readerFor(topic: string, partition: number, partitions: number[]): PartitionReader {
+    const key = `${topic}\u0000${partition}`;
+    let reader = this.readers.get(key);
+    if (reader?.failed) {
+      void this.dropReader(reader);
+      reader = undefined;
+    }
+    if (!reader) {
+      reader = new PartitionReader(
+        this.kafka,
+        topic,
+        partition,
+        partitions.filter((p) => p !== partition),
+        { maxBufferBytes: 16 * 1024 * 1024, fetchBytes: 4 * 1024 * 1024 },
+      );
+      this.readers.set(key, reader);
+      this.sweeper ??= setInterval(() => void this.sweepIdleReaders(), 15_000).unref();
+    }
+    return reader;
+  }
+
+  private async dropReader(reader: PartitionReader): Promise<void> {
+    const key = `${reader.topic}\u0000${reader.partition}`;
+    if (this.readers.get(key) === reader) this.readers.delete(key);
+    await reader.close();
+  }
+
+  /** Readers cost a connection and a buffer each: close the ones no batch has used lately. */
+  private async sweepIdleReaders(): Promise<void> {
+    const idleSince = Date.now() - (this.options.readerIdleMs ?? 60_000);
+    const idle = [...this.readers.values()].filter((r) => r.lastUsed < idleSince);
+    await Promise.all(idle.map((r) => this.dropReader(r)));
   }
 
   /**
@@ -277,7 +282,9 @@ export class KafkajsKafka implements KafkaPort {
   }
 
   async disconnect(): Promise<void> {
-    const closing: Promise<void>[] = [];
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    const closing: Promise<void>[] = [...this.readers.values()].map((r) => this.dropReader(r));
     if (this.producer) closing.push(this.producer.then((p) => p.disconnect()));
     if (this.admin) closing.push(this.admin.then((a) => a.disconnect()));
     this.producer = undefined;

@@ -7,6 +7,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -134,13 +135,22 @@ export async function ingestTopic(rawInput: IngestTopicInput): Promise<IngestTop
     });
   }
 
+  // IngestLag is indexed by the server: refresh it when it reaches zero or leaves it, and
+  // otherwise at most every few seconds, not on every batch of a fast-moving backlog.
   let lastLagShown = -1;
+  let lastLagAt = 0;
   const publish = () => {
     const now = progress();
     setCurrentDetails(renderDetails(now));
-    if (now.totals.lag !== lastLagShown) {
-      lastLagShown = now.totals.lag;
-      upsertSearchAttributes([{ key: IngestLag, value: now.totals.lag }]);
+    const lag = now.totals.lag;
+    const crossedZero = (lag === 0) !== (lastLagShown === 0);
+    // patched: histories recorded before the throttle upserted on every change (and replay).
+    const throttled = patched('throttle-ingest-lag-upsert');
+    const due = !throttled || crossedZero || Date.now() - lastLagAt >= 5_000;
+    if (lag !== lastLagShown && due) {
+      lastLagShown = lag;
+      lastLagAt = Date.now();
+      upsertSearchAttributes([{ key: IngestLag, value: lag }]);
     }
   };
   publish();

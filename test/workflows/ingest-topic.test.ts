@@ -230,7 +230,8 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
           .getHandle(workflowId, handle.firstExecutionRunId)
           .fetchHistory();
         writeFileSync(
-          path.resolve(__dirname, '../fixtures/histories/ingest-topic-continued-as-new.json'),
+          // PINPIPE_SAVE_HISTORIES names the fixture file, e.g. ingest-topic-can-v2.json
+          path.resolve(__dirname, '../fixtures/histories', process.env.PINPIPE_SAVE_HISTORIES),
           historyToJSON(history),
         );
       }

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { ConsumedRecord } from '../ports/kafka';
+
+export interface PartitionReaderOptions {
+  /** Stop fetching while this many bytes wait in the buffer (bounds memory per partition). */
+  maxBufferBytes: number;
+  /** Fetch size per request for this partition. */
+  fetchBytes: number;
+}
+
+export interface ReaderRead {
+  fromOffset: number;
+  maxRecords: number;
+  maxBytes: number;
+  maxWaitMs: number;
+  /** Return once the buffer reaches this offset (the high watermark when the read began). */
+  returnAtOffset?: number;
+}
+
+/**
+ * A long-lived reader of one partition. kafkajs has no manual assignment, so each reader is a
+ * consumer of its own throwaway group that never commits; keeping it between reads means a
+ * sink reading a partition batch after batch streams from Kafka (with prefetch) instead of
+ * joining a group per batch. A read at an unexpected offset seeks; batches fetched before a
+ * seek are recognised as stale and dropped, so a read never returns records out of place.
+ */
+export class PartitionReader {
+  private consumer?: Consumer;
+  private starting?: Promise<void>;
+  private buffer: ConsumedRecord[] = [];
+  private bufferBytes = 0;
+  /** The offset the next buffered record should have. */
+  private position = 0;
+  private paused = false;
+  private wake: () => void = () => undefined;
+  private lock: Promise<unknown> = Promise.resolve();
+  private failure?: Error;
+  lastUsed = Date.now();
+
+  constructor(
+    private readonly kafka: Kafka,
+    readonly topic: string,
+    readonly partition: number,
+    private readonly otherPartitions: number[],
+    private readonly options: PartitionReaderOptions,
+  ) {}
+
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  /** Serialised: two reads of one partition never interleave. */
+  read(input: ReaderRead): Promise<ConsumedRecord[]> {
+    const run = this.lock.then(() => this.readNow(input));
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    this.starting = undefined;
+    if (consumer) await consumer.disconnect().catch(() => undefined);
+  }
+
+  private async readNow(input: ReaderRead): Promise<ConsumedRecord[]> {
+    this.lastUsed = Date.now();
+    this.throwIfFailed();
+    await this.ensureStarted(input.fromOffset);
+    const bufferStart = this.buffer[0]?.offset ?? this.position;
+    if (input.fromOffset < bufferStart || input.fromOffset > this.position) {
+      this.seek(input.fromOffset);
+    } else {
+      this.dropBefore(input.fromOffset);
+    }
+    const deadline = Date.now() + input.maxWaitMs;
+    while (!this.satisfied(input)) {
+      this.throwIfFailed();
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const out: ConsumedRecord[] = [];
+    let bytes = 0;
+    while (out.length < input.maxRecords && bytes < input.maxBytes && this.buffer.length > 0) {
+      const r = this.buffer.shift()!;
+      out.push(r);
+      bytes += r.size;
+      this.bufferBytes -= r.size;
+    }
+    this.resumeIfRoom();
+    this.lastUsed = Date.now();
+    return out;
+  }
+
+  private throwIfFailed(): void {
+    const failure = this.failure;
+    if (failure) throw failure;
+  }
+
+  private satisfied(input: ReaderRead): boolean {
+    if (this.buffer.length >= input.maxRecords || this.bufferBytes >= input.maxBytes) return true;
+    return input.returnAtOffset !== undefined && this.position >= input.returnAtOffset;
+  }
+
+  private dropBefore(offset: number): void {
+    while (this.buffer.length > 0 && this.buffer[0]!.offset < offset) {
+      this.bufferBytes -= this.buffer.shift()!.size;
+    }
+  }
+
+  private seek(offset: number): void {
+    this.buffer = [];
+    this.bufferBytes = 0;
+    this.position = offset;
+    this.consumer!.seek({ topic: this.topic, partition: this.partition, offset: String(offset) });
+    this.resumeIfRoom();
+  }
+
+  private resumeIfRoom(): void {
+    if (this.paused && this.bufferBytes < this.options.maxBufferBytes / 2) {
+      this.paused = false;
+      this.consumer?.resume([{ topic: this.topic, partitions: [this.partition] }]);
+    }
+  }
+
+  private ensureStarted(fromOffset: number): Promise<void> {
+    this.starting ??= this.start(fromOffset).catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  private async start(fromOffset: number): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: `pinpipe-reader-${randomUUID()}`,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 250,
+      maxBytesPerPartition: this.options.fetchBytes,
+      maxBytes: this.options.fetchBytes,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      retry: { retries: 5 },
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.failure = payload.error;
+      this.wake();
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    // Before run(): batches that arrive before the seek below start at the log's beginning and
+    // are skipped up to the position.
+    this.consumer = consumer;
+    this.position = fromOffset;
+    await consumer.run({
+      autoCommit: false,
+      // Resolving is what moves kafkajs's fetch position on; nothing is committed.
+      eachBatchAutoResolve: true,
+      eachBatch: (payload) => Promise.resolve(this.onBatch(payload)),
+    });
+    if (this.otherPartitions.length > 0) {
+      consumer.pause([{ topic: this.topic, partitions: this.otherPartitions }]);
+    }
+    consumer.seek({ topic: this.topic, partition: this.partition, offset: String(fromOffset) });
+  }
+
+  private onBatch(payload: EachBatchPayload): void {
+    const { batch } = payload;
+    // Fetched before the latest seek: these records are not where the reader now stands.
+    if (batch.partition !== this.partition || payload.isStale()) return;
+    for (const m of batch.messages) {
+      const offset = Number(m.offset);
+      if (offset < this.position) continue; // the start of a compressed batch, already seen
+      const size = (m.value?.length ?? 0) + (m.key?.length ?? 0);
+      this.buffer.push({
+        offset,
+        timestamp: Number(m.timestamp),
+        key: m.key ? m.key.toString('utf8') : null,
+        value: m.value ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.length) : null,
+        size,
+      });
+      this.bufferBytes += size;
+      this.position = offset + 1;
+    }
+    if (!this.paused && this.bufferBytes >= this.options.maxBufferBytes) {
+      this.paused = true;
+      this.consumer?.pause([{ topic: this.topic, partitions: [this.partition] }]);
+    }
+    this.wake();
+  }
+}
