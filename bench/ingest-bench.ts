@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createKafka } from '../src/adapters/kafkajs-kafka';
 import { createAdapters, type Adapters } from '../src/adapters/create-adapters';
 import type { Config } from '../src/config';
+import { VALIDATED_HEADER, validatedMark } from '../src/domain/raw-zone';
 import { bucketFor, topicFor } from '../src/domain/tables';
 import { ingestTopic, progressQuery, stopSignal } from '../src/workflows/ingest-topic';
 import { pinRecord, randomPipelineId } from '../test/helpers/ingest-fixtures';
@@ -46,7 +47,17 @@ function parseOptions(args: string[]): Options {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
-async function produceBacklog(adapters: Adapters, count: number, partitions: number) {
+/**
+ * A backlog as the ingest API leaves it: records stamped as validated at the edge (stamped =
+ * true), or as any other producer would (false), which makes the sink validate each in full.
+ */
+async function produceBacklog(
+  adapters: Adapters,
+  count: number,
+  partitions: number,
+  stamped = true,
+) {
+  const headers = stamped ? { [VALIDATED_HEADER]: validatedMark('pin') } : undefined;
   const pipelineId = randomPipelineId();
   const topic = topicFor(pipelineId, 'pin');
   await adapters.kafka.ensureTopics([{ name: topic, partitions }]);
@@ -56,7 +67,7 @@ async function produceBacklog(adapters: Adapters, count: number, partitions: num
     for (let seq = from; seq < Math.min(count, from + 5_000); seq++) {
       const value = JSON.stringify(pinRecord(seq));
       bytes += Buffer.byteLength(value);
-      batch.push({ value, partition: seq % partitions });
+      batch.push({ value, partition: seq % partitions, ...(headers ? { headers } : {}) });
     }
     await adapters.kafka.produce(topic, batch);
   }
@@ -242,6 +253,11 @@ export async function runIngestBench(args: string[]): Promise<void> {
     console.log(
       `  pinpipe sink (${o.small}): ${sinkSmall.seconds.toFixed(2)} s, peak RSS ${sinkSmall.peakRssMb.toFixed(0)} MB`,
     );
+    const unstamped = await produceBacklog(adapters, o.small, o.partitions, false);
+    const sinkUnstamped = await sinkDrain(client, unstamped, o.small);
+    console.log(
+      `  pinpipe sink, full validation (${o.small}): ${sinkUnstamped.seconds.toFixed(2)} s`,
+    );
     const latency = await latencyRun(client, adapters, o);
 
     const results = {
@@ -258,6 +274,10 @@ export async function runIngestBench(args: string[]): Promise<void> {
         mbPerSec: mb(sink.bytes) / sink.seconds,
       },
       sinkSmall: { ...sinkSmall, recordsPerSec: sinkSmall.records / sinkSmall.seconds },
+      sinkFullValidation: {
+        ...sinkUnstamped,
+        recordsPerSec: sinkUnstamped.records / sinkUnstamped.seconds,
+      },
       throughputRatio: plain.seconds / sink.seconds,
       peakRssRatioLargeToSmall: sink.peakRssMb / sinkSmall.peakRssMb,
       latency,
@@ -280,6 +300,11 @@ export async function runIngestBench(args: string[]): Promise<void> {
       '',
     );
     row('sink / plain throughput', results.throughputRatio.toFixed(2), '>= 0.70');
+    row(
+      'sink, records not from the API (validated in full)',
+      `${results.sinkFullValidation.recordsPerSec.toFixed(0)} rec/s`,
+      `${(results.sinkFullValidation.recordsPerSec / results.plain.recordsPerSec).toFixed(2)} of plain`,
+    );
     row(`worker peak RSS, ${o.small} backlog`, `${sinkSmall.peakRssMb.toFixed(0)} MB`, '');
     row(`worker peak RSS, ${o.records} backlog`, `${sink.peakRssMb.toFixed(0)} MB`, '');
     row('peak RSS large / small', results.peakRssRatioLargeToSmall.toFixed(2), '<= 1.20');
@@ -290,7 +315,7 @@ export async function runIngestBench(args: string[]): Promise<void> {
       `<= ${(o.rotateMs / 1000 + 5).toFixed(0)} s (rotate + 5 s)`,
     );
     console.log(`\n  full results: ${path.relative(process.cwd(), path.join(out, 'ingest.json'))}`);
-    await adapters.kafka.deleteTopics([big.topic, small.topic]);
+    await adapters.kafka.deleteTopics([big.topic, small.topic, unstamped.topic]);
   } finally {
     await adapters.close();
     await connection.close();

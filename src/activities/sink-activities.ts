@@ -1,7 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
   classifyRecord,
+  encodeNdjson,
   flushDecision,
+  type KafkaRecordLike,
   quarantineObjectKey,
   rawObjectKey,
   takeSegment,
@@ -40,6 +42,8 @@ export interface SinkBatchInput {
   rotateIntervalMs: number;
   /** Write whatever is there now, full batch or not (used by the `flush` signal). */
   force?: boolean;
+  /** Keep writing batches while a backlog lasts, up to this long (default 5 s). */
+  budgetMs?: number;
 }
 
 export interface SinkBatchResult {
@@ -71,6 +75,7 @@ export const OBJECT_CONFLICT = 'RawObjectConflict';
 export const TOPIC_NOT_FOUND = 'TopicNotFound';
 
 const READ_WAIT_MS = 2_000;
+const DEFAULT_BUDGET_MS = 5_000;
 
 /** What an attempt reports as durable while it runs; a retry resumes from it. */
 interface SinkCheckpoint {
@@ -122,7 +127,7 @@ export function createSinkActivities(deps: {
     };
     const key =
       segment.kind === 'raw' ? rawObjectKey(position) : quarantineObjectKey(input.table, position);
-    const body = `${segment.lines.join('\n')}\n`;
+    const body = encodeNdjson(segment.lines);
     const put = await deps.store.putIfAbsent({
       bucket: input.bucket,
       key,
@@ -142,7 +147,7 @@ export function createSinkActivities(deps: {
         next: segment.lastOffset + 1,
         adopted: false,
         key,
-        bytes: Buffer.byteLength(body),
+        bytes: body.length,
         records: segment.lines.length,
         kind: segment.kind,
       };
@@ -167,6 +172,46 @@ export function createSinkActivities(deps: {
     };
   }
 
+  /** Classifies a batch and writes its segments in order; returns the offset after them. */
+  async function writeBatch(
+    input: SinkBatchInput,
+    records: readonly KafkaRecordLike[],
+    from: number,
+    result: SinkBatchResult,
+    ctx: Context,
+  ): Promise<number> {
+    const classified = records.map((r) =>
+      classifyRecord(input.table, input.topic, input.partition, r),
+    );
+    result.skipped += classified[0]!.offset - from;
+    let cursor = from;
+    let i = 0;
+    while (i < classified.length) {
+      while (i < classified.length && classified[i]!.offset < cursor) i++;
+      if (i >= classified.length) break;
+      const { segment, next } = takeSegment(classified, i);
+      const written = await writeSegment(input, segment);
+      if (written.adopted) result.objectsAdopted++;
+      else result.objectsWritten++;
+      if (result.sampleKeys.length < 5) result.sampleKeys.push(written.key);
+      if (written.kind === 'raw') result.recordsWritten += written.records;
+      else result.quarantined += written.records;
+      result.bytesWritten += written.bytes;
+      cursor = written.next;
+      i = next;
+      const progress: SinkCheckpoint = {
+        nextOffset: cursor,
+        recordsWritten: result.recordsWritten,
+        quarantined: result.quarantined,
+        objectsWritten: result.objectsWritten,
+        objectsAdopted: result.objectsAdopted,
+        bytesWritten: result.bytesWritten,
+      };
+      ctx.heartbeat(progress);
+    }
+    return cursor;
+  }
+
   return {
     async prepareIngest(input: PrepareIngestInput): Promise<PrepareIngestResult> {
       const partitions = await deps.kafka.partitionCount(input.topic);
@@ -184,23 +229,17 @@ export function createSinkActivities(deps: {
 
     async sinkBatch(input: SinkBatchInput): Promise<SinkBatchResult> {
       const ctx = Context.current();
+      const started = now();
+      const budgetMs = input.budgetMs ?? DEFAULT_BUDGET_MS;
       // A retry resumes after the objects its previous attempt reported as durable.
       const checkpoint = lastCheckpoint(input.fromOffset);
-      const from = checkpoint?.nextOffset ?? input.fromOffset;
-      const read = await deps.kafka.readPartition({
-        topic: input.topic,
-        partition: input.partition,
-        fromOffset: from,
-        maxRecords: input.maxRecords,
-        maxBytes: input.maxBytes,
-        maxWaitMs: READ_WAIT_MS,
-        untilCaughtUp: true,
-      });
+      let cursor = checkpoint?.nextOffset ?? input.fromOffset;
       const result: SinkBatchResult = {
-        flushed: false,
-        nextOffset: from,
-        highWatermark: read.highWatermark,
-        pending: read.records.length,
+        // A resumed attempt already made its checkpoint durable: that counts as a flush.
+        flushed: checkpoint !== undefined,
+        nextOffset: cursor,
+        highWatermark: cursor,
+        pending: 0,
         recordsWritten: checkpoint?.recordsWritten ?? 0,
         quarantined: checkpoint?.quarantined ?? 0,
         objectsWritten: checkpoint?.objectsWritten ?? 0,
@@ -209,53 +248,45 @@ export function createSinkActivities(deps: {
         skipped: 0,
         sampleKeys: [],
       };
-      const bytes = read.records.reduce((sum, r) => sum + r.size, 0);
-      const decision = input.force
-        ? ({ flush: true } as const)
-        : flushDecision(
-            { records: read.records.length, bytes, oldestTimestamp: read.records[0]?.timestamp },
-            input,
-            now(),
-          );
-      if (read.records.length === 0 || !decision.flush) {
-        // A resumed attempt already made its checkpoint durable: report that as a flush.
-        return {
-          ...result,
-          flushed: checkpoint !== undefined,
-          ...(decision.flush ? {} : { waitMs: decision.waitMs }),
-        };
+      // Batch after batch while a backlog lasts, within a time budget: fewer round trips to
+      // the workflow, and the reader keeps streaming. Each object is durable (and heartbeated)
+      // before the next is read, so a crash anywhere loses nothing and repeats nothing.
+      for (;;) {
+        const read = await deps.kafka.readPartition({
+          topic: input.topic,
+          partition: input.partition,
+          fromOffset: cursor,
+          maxRecords: input.maxRecords,
+          maxBytes: input.maxBytes,
+          maxWaitMs: READ_WAIT_MS,
+          untilCaughtUp: true,
+        });
+        result.highWatermark = read.highWatermark;
+        const bytes = read.records.reduce((sum, r) => sum + r.size, 0);
+        const decision =
+          input.force && !result.flushed
+            ? ({ flush: true } as const)
+            : flushDecision(
+                {
+                  records: read.records.length,
+                  bytes,
+                  oldestTimestamp: read.records[0]?.timestamp,
+                },
+                input,
+                now(),
+              );
+        if (read.records.length === 0 || !decision.flush) {
+          result.pending = read.records.length;
+          if (!decision.flush) result.waitMs = decision.waitMs;
+          break;
+        }
+        cursor = await writeBatch(input, read.records, cursor, result, ctx);
+        result.flushed = true;
+        result.nextOffset = cursor;
+        if (cursor >= read.highWatermark || now() - started >= budgetMs) break;
+        if (ctx.cancellationSignal.aborted) break;
       }
-
-      const classified = read.records.map((r) =>
-        classifyRecord(input.table, input.topic, input.partition, r),
-      );
-      result.skipped = classified[0]!.offset - from;
-      let cursor = from;
-      let i = 0;
-      while (i < classified.length) {
-        while (i < classified.length && classified[i]!.offset < cursor) i++;
-        if (i >= classified.length) break;
-        const { segment, next } = takeSegment(classified, i);
-        const written = await writeSegment(input, segment);
-        if (written.adopted) result.objectsAdopted++;
-        else result.objectsWritten++;
-        if (result.sampleKeys.length < 5) result.sampleKeys.push(written.key);
-        if (written.kind === 'raw') result.recordsWritten += written.records;
-        else result.quarantined += written.records;
-        result.bytesWritten += written.bytes;
-        cursor = written.next;
-        i = next;
-        const progress: SinkCheckpoint = {
-          nextOffset: cursor,
-          recordsWritten: result.recordsWritten,
-          quarantined: result.quarantined,
-          objectsWritten: result.objectsWritten,
-          objectsAdopted: result.objectsAdopted,
-          bytesWritten: result.bytesWritten,
-        };
-        ctx.heartbeat(progress);
-      }
-      return { ...result, flushed: true, nextOffset: cursor, pending: 0 };
+      return result;
     },
 
     async commitIngestOffsets(input: CommitIngestOffsetsInput): Promise<void> {

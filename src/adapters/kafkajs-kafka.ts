@@ -124,7 +124,7 @@ export class KafkajsKafka implements KafkaPort {
       if (partition < 0 || partition >= partitionMetadata.length) {
         throw new RangeError(`partition ${partition} does not exist in topic ${topic}`);
       }
-      return { key, value: r.value, partition };
+      return { key, value: r.value, partition, ...(r.headers ? { headers: r.headers } : {}) };
     });
     let sent;
     try {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import type { ConsumedRecord } from '../ports/kafka';
 
 export interface PartitionReaderOptions {
@@ -16,6 +16,16 @@ export interface ReaderRead {
   maxWaitMs: number;
   /** Return once the buffer reaches this offset (the high watermark when the read began). */
   returnAtOffset?: number;
+}
+
+function decodeHeaders(headers: IHeaders): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const [name, value] of Object.entries(headers)) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first === undefined) continue;
+    (out ??= {})[name] = typeof first === 'string' ? first : first.toString('utf8');
+  }
+  return out;
 }
 
 /**
@@ -87,14 +97,16 @@ export class PartitionReader {
         };
       });
     }
-    const out: ConsumedRecord[] = [];
+    // Take a prefix in one slice: shift() per record is quadratic on a full buffer.
+    let taken = 0;
     let bytes = 0;
-    while (out.length < input.maxRecords && bytes < input.maxBytes && this.buffer.length > 0) {
-      const r = this.buffer.shift()!;
-      out.push(r);
-      bytes += r.size;
-      this.bufferBytes -= r.size;
+    while (taken < input.maxRecords && bytes < input.maxBytes && taken < this.buffer.length) {
+      bytes += this.buffer[taken]!.size;
+      taken++;
     }
+    const out = this.buffer.slice(0, taken);
+    this.buffer = this.buffer.slice(taken);
+    this.bufferBytes -= bytes;
     this.resumeIfRoom();
     this.lastUsed = Date.now();
     return out;
@@ -111,9 +123,12 @@ export class PartitionReader {
   }
 
   private dropBefore(offset: number): void {
-    while (this.buffer.length > 0 && this.buffer[0]!.offset < offset) {
-      this.bufferBytes -= this.buffer.shift()!.size;
+    let n = 0;
+    while (n < this.buffer.length && this.buffer[n]!.offset < offset) {
+      this.bufferBytes -= this.buffer[n]!.size;
+      n++;
     }
+    if (n > 0) this.buffer = this.buffer.slice(n);
   }
 
   private seek(offset: number): void {
@@ -186,6 +201,7 @@ export class PartitionReader {
         key: m.key ? m.key.toString('utf8') : null,
         value: m.value ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.length) : null,
         size,
+        ...(m.headers ? { headers: decodeHeaders(m.headers) } : {}),
       });
       this.bufferBytes += size;
       this.position = offset + 1;

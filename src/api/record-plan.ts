@@ -1,3 +1,4 @@
+import { VALIDATED_HEADER, validatedMark } from '../domain/raw-zone';
 import { parseRaw } from '../domain/raw-schemas';
 import type { Table } from '../domain/tables';
 import type { OutgoingRecord } from '../ports/kafka';
@@ -41,6 +42,8 @@ export function planRecords(input: PlanInput): PlannedRecord[] {
         value: JSON.stringify(r.value),
         key: r.key === undefined || r.key === null ? null : JSON.stringify(r.key),
         ...(partition === undefined ? {} : { partition }),
+        // Validated here, at the edge: the sink can write it without parsing it again.
+        headers: { [VALIDATED_HEADER]: validatedMark(input.table) },
       },
     };
   });

@@ -57,13 +57,31 @@ export interface KafkaRecordLike {
   offset: number;
   timestamp: number;
   value: Uint8Array | null;
+  headers?: Record<string, string>;
 }
 
+/**
+ * The header the ingest API stamps on a record it has validated against its table's raw
+ * schema (validate once, at the edge, like a schema-registry id): the sink writes such a record
+ * without parsing it again. Any other record — from any other producer, or stamped for another
+ * table — is decoded and validated in full, and quarantined if it fails.
+ */
+export const VALIDATED_HEADER = 'pinpipe-validated';
+export const validatedMark = (table: Table): string => `${table}/v1`;
+
+/** One NDJSON line's bytes (no newline); the sink concatenates them without decoding. */
 export type ClassifiedRecord =
-  | { kind: 'raw'; offset: number; day: string; line: string }
-  | { kind: 'quarantine'; offset: number; day: string; line: string; reason: string };
+  | { kind: 'raw'; offset: number; day: string; line: Uint8Array }
+  | { kind: 'quarantine'; offset: number; day: string; line: Uint8Array; reason: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+
+function isOneLine(bytes: Uint8Array): boolean {
+  return bytes.indexOf(NEWLINE) < 0 && bytes.indexOf(RETURN) < 0;
+}
 
 function decode(value: Uint8Array | null): { text: string } | { error: string; shown: string } {
   if (value === null) return { error: 'record has no value (null)', shown: '' };
@@ -77,8 +95,8 @@ function decode(value: Uint8Array | null): { text: string } | { error: string; s
 }
 
 /**
- * A valid record becomes one NDJSON line (its JSON value, re-serialised so it is one line);
- * anything else becomes a quarantine line with the reason and its source position.
+ * A valid record becomes one NDJSON line: its value as produced when that is one line, else
+ * re-serialised; anything else becomes a quarantine line with the reason and its source position.
  */
 export function classifyRecord(
   table: Table,
@@ -87,33 +105,56 @@ export function classifyRecord(
   record: KafkaRecordLike,
 ): ClassifiedRecord {
   const day = utcDay(record.timestamp);
-  const quarantine = (reason: string, value: string): ClassifiedRecord => ({
+  const value = record.value;
+  if (
+    value !== null &&
+    record.headers?.[VALIDATED_HEADER] === validatedMark(table) &&
+    isOneLine(value)
+  ) {
+    return { kind: 'raw', offset: record.offset, day, line: value };
+  }
+  const quarantine = (reason: string, shown: string): ClassifiedRecord => ({
     kind: 'quarantine',
     offset: record.offset,
     day,
     reason,
-    line: JSON.stringify({
-      topic,
-      partition,
-      offset: record.offset,
-      timestamp: new Date(record.timestamp).toISOString(),
-      reason,
-      value,
-    }),
+    line: encoder.encode(
+      JSON.stringify({
+        topic,
+        partition,
+        offset: record.offset,
+        timestamp: new Date(record.timestamp).toISOString(),
+        reason,
+        value: shown,
+      }),
+    ),
   });
-  const decoded = decode(record.value);
+  const decoded = decode(value);
   if ('error' in decoded) return quarantine(decoded.error, decoded.shown);
-  let value: unknown;
+  let parsedJson: unknown;
   try {
-    value = JSON.parse(decoded.text);
+    parsedJson = JSON.parse(decoded.text);
   } catch (err) {
     return quarantine(`not JSON: ${(err as Error).message}`, decoded.text);
   }
-  const parsed = parseRaw(table, value);
+  const parsed = parseRaw(table, parsedJson);
   if (!parsed.ok) return quarantine(`schema: ${parsed.reason}`, decoded.text);
-  // The posted text is the line unless it spans lines (pretty-printed JSON): then re-serialise.
-  const line = /[\n\r]/.test(decoded.text) ? JSON.stringify(value) : decoded.text;
+  const line = isOneLine(value!) ? value! : encoder.encode(JSON.stringify(parsedJson));
   return { kind: 'raw', offset: record.offset, day, line };
+}
+
+/** Lines joined by, and ended with, a newline: the body of one NDJSON object. */
+export function encodeNdjson(lines: readonly Uint8Array[]): Uint8Array {
+  let size = lines.length;
+  for (const l of lines) size += l.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const l of lines) {
+    out.set(l, at);
+    at += l.length;
+    out[at++] = NEWLINE;
+  }
+  return out;
 }
 
 export interface Segment {
@@ -121,7 +162,7 @@ export interface Segment {
   day: string;
   firstOffset: number;
   lastOffset: number;
-  lines: string[];
+  lines: Uint8Array[];
 }
 
 /**

@@ -12,6 +12,7 @@ export interface OutgoingRecord {
   value: string;
   /** Explicit partition; otherwise the default partitioner (murmur2 of the key, else round robin). */
   partition?: number;
+  headers?: Record<string, string>;
 }
 
 export interface ProducedOffset {
@@ -27,6 +28,8 @@ export interface ConsumedRecord {
   /** Raw bytes: decoding (and rejecting what is not JSON) is the caller's business. */
   value: Uint8Array | null;
   size: number;
+  /** Record headers, decoded as UTF-8. */
+  headers?: Record<string, string>;
 }
 
 export interface ReadPartitionInput {

@@ -195,9 +195,9 @@ export async function ingestTopic(rawInput: IngestTopicInput): Promise<IngestTop
       );
       apply(p, r);
       publish();
-      if (r.flushed && l.nextOffset < l.highWatermark) {
+      if (r.waitMs === undefined && l.nextOffset < l.highWatermark) {
         idlePolls = 0;
-        continue; // a backlog: keep draining
+        continue; // a backlog the activity left within its budget: keep draining
       }
       let waitMs: number;
       if (r.pending > 0) {

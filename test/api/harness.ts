@@ -113,6 +113,7 @@ export function offsetsOf(reply: Reply): OffsetEntry[] {
 export interface StoredRecord {
   key: string | null;
   value: string | null;
+  headers: Record<string, string>;
 }
 
 /**
@@ -142,6 +143,7 @@ export async function readBack(
       found.set(`${partition}:${r.offset}`, {
         key: r.key,
         value: r.value ? Buffer.from(r.value).toString('utf8') : null,
+        headers: r.headers ?? {},
       });
     }
   }

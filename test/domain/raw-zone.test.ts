@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import {
   classifyRecord,
+  encodeNdjson,
   flushDecision,
+  VALIDATED_HEADER,
+  validatedMark,
   parseRawObjectKey,
   quarantineObjectKey,
   rawObjectKey,
@@ -82,14 +85,51 @@ describe('raw zone naming', () => {
 });
 
 describe('classifyRecord', () => {
-  it('keeps a valid record as one JSON line, whatever its formatting', () => {
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+  it('keeps a valid one-line record byte for byte', () => {
+    const value = enc(JSON.stringify(validPin));
+    const r = classifyRecord('pin', topic, 0, { offset: 5, timestamp: ts, value });
+    assert.equal(r.kind, 'raw');
+    assert.equal(r.line, value, 'the same bytes, not a copy');
+    assert.equal(r.day, '2026-11-25');
+  });
+
+  it('re-serialises a valid multi-line record to one line', () => {
     const pretty = JSON.stringify(validPin, null, 2);
     const r = classifyRecord('pin', topic, 0, { offset: 5, timestamp: ts, value: enc(pretty) });
     assert.equal(r.kind, 'raw');
-    assert.equal(r.line, JSON.stringify(validPin));
-    assert.ok(!r.line.includes('\n'));
-    assert.equal(r.day, '2026-11-25');
+    assert.equal(text(r.line), JSON.stringify(validPin));
   });
+
+  it('trusts a record the API stamped as validated for this table, without parsing it', () => {
+    const value = enc('{"stamped": "not checked again"}');
+    const r = classifyRecord('pin', topic, 0, {
+      offset: 1,
+      timestamp: ts,
+      value,
+      headers: { [VALIDATED_HEADER]: validatedMark('pin') },
+    });
+    assert.equal(r.kind, 'raw');
+    assert.equal(r.line, value);
+  });
+
+  const stamps: Array<[string, Record<string, string>, string]> = [
+    ['stamped for another table', { [VALIDATED_HEADER]: validatedMark('geo') }, '{"index": "x"}'],
+    ['stamped with an unknown version', { [VALIDATED_HEADER]: 'pin/v0' }, '{"index": "x"}'],
+    ['stamped but spanning lines', { [VALIDATED_HEADER]: validatedMark('pin') }, '{"index":\n"x"}'],
+  ];
+  for (const [what, headers, value] of stamps) {
+    it(`validates in full a record ${what}`, () => {
+      const r = classifyRecord('pin', topic, 0, {
+        offset: 1,
+        timestamp: ts,
+        value: enc(value),
+        headers,
+      });
+      assert.equal(r.kind, 'quarantine');
+    });
+  }
 
   const bad: Array<[string, Uint8Array | null, RegExp]> = [
     ['not JSON', enc('{"index": 1,'), /^not JSON/],
@@ -103,7 +143,7 @@ describe('classifyRecord', () => {
       const r = classifyRecord('pin', topic, 3, { offset: 9, timestamp: ts, value });
       assert.equal(r.kind, 'quarantine');
       assert.ok(r.kind === 'quarantine' && reason.test(r.reason));
-      const line = JSON.parse(r.line) as Record<string, unknown>;
+      const line = JSON.parse(new TextDecoder().decode(r.line)) as Record<string, unknown>;
       assert.equal(line.topic, topic);
       assert.equal(line.partition, 3);
       assert.equal(line.offset, 9);
@@ -116,8 +156,8 @@ describe('classifyRecord', () => {
 describe('segmentRecords', () => {
   const rec = (offset: number, kind: 'raw' | 'quarantine', day = '2026-11-25'): ClassifiedRecord =>
     kind === 'raw'
-      ? { kind, offset, day, line: `r${offset}` }
-      : { kind, offset, day, line: `q${offset}`, reason: 'x' };
+      ? { kind, offset, day, line: enc(`r${offset}`) }
+      : { kind, offset, day, line: enc(`q${offset}`), reason: 'x' };
 
   it('splits on kind, on day (a batch crossing midnight) and on gaps; tiles every offset once', () => {
     const records = [
@@ -148,6 +188,16 @@ describe('segmentRecords', () => {
 
   it('returns nothing for nothing', () => {
     assert.deepEqual(segmentRecords([]), []);
+  });
+});
+
+describe('encodeNdjson', () => {
+  it('joins lines with newlines and ends with one', () => {
+    assert.equal(
+      new TextDecoder().decode(encodeNdjson([enc('{"a":1}'), enc('{"b":"é"}')])),
+      '{"a":1}\n{"b":"é"}\n',
+    );
+    assert.equal(encodeNdjson([]).length, 0);
   });
 });
 
