@@ -5,8 +5,11 @@ import {
   type Admin,
   type PartitionMetadata,
   type Producer,
+  type RecordMetadata,
+  type TopicMessages,
 } from 'kafkajs';
 import { PartitionReader } from './partition-reader';
+import { ProduceCoalescer } from './produce-coalescer';
 import type {
   ConsumedRecord,
   KafkaPort,
@@ -54,6 +57,7 @@ export class KafkajsKafka implements KafkaPort {
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly metadata = new Map<string, { at: number; partitions: PartitionMetadata[] }>();
   private readonly readers = new Map<string, PartitionReader>();
+  private readonly coalescer = new ProduceCoalescer((batch) => this.sendBatch(batch));
   private sweeper?: NodeJS.Timeout;
 
   constructor(
@@ -126,26 +130,19 @@ export class KafkajsKafka implements KafkaPort {
       }
       return { key, value: r.value, partition, ...(r.headers ? { headers: r.headers } : {}) };
     });
-    let sent;
+    return this.coalescer.produce(topic, messages);
+  }
+
+  /** One request for everything queued; a deleted topic once written to resets the producer. */
+  private async sendBatch(topicMessages: TopicMessages[]): Promise<RecordMetadata[]> {
     try {
-      sent = await (await this.getProducer()).send({ topic, acks: -1, messages });
+      return await (await this.getProducer()).sendBatch({ topicMessages, acks: -1 });
     } catch (err) {
       if (!isUnknownTopic(err)) throw err;
       // Another process may have deleted a topic this producer once wrote to (see deleteTopics).
       await this.resetProducer();
-      sent = await (await this.getProducer()).send({ topic, acks: -1, messages });
+      return (await this.getProducer()).sendBatch({ topicMessages, acks: -1 });
     }
-    const base = new Map(sent.map((m) => [m.partition, Number(m.baseOffset ?? m.offset)]));
-    const seen = new Map<number, number>();
-    return messages.map((m) => {
-      const i = seen.get(m.partition) ?? 0;
-      seen.set(m.partition, i + 1);
-      const b = base.get(m.partition);
-      if (b === undefined || Number.isNaN(b)) {
-        throw new Error(`no offset returned for ${topic}/${m.partition}`);
-      }
-      return { partition: m.partition, offset: b + i };
-    });
   }
 
   async watermarks(topic: string): Promise<PartitionWatermark[]> {

@@ -199,3 +199,38 @@ describe('KafkajsKafka.readPartition untilCaughtUp', () => {
     }
   });
 });
+
+describe('KafkajsKafka concurrent produce (group commit)', () => {
+  it('gives every record of concurrent calls its own offset, where its value really is', async () => {
+    const kafka = KafkajsKafka.fromOptions(stackConfig().kafka);
+    const topic = uniqueName('coalesce');
+    try {
+      await kafka.ensureTopics([{ name: topic, partitions: 2 }]);
+      const calls = Array.from({ length: 20 }, (_, c) =>
+        Array.from({ length: 50 }, (_, i) => ({ value: `c${c}-r${i}`, partition: (c + i) % 2 })),
+      );
+      const results = await Promise.all(calls.map((records) => kafka.produce(topic, records)));
+      const where = new Map<string, string>();
+      results.forEach((offsets, c) =>
+        offsets.forEach((o, i) => where.set(`${o.partition}:${o.offset}`, calls[c]![i]!.value)),
+      );
+      assert.equal(where.size, 1000, 'no two records share an offset');
+      for (const partition of [0, 1]) {
+        const read = await kafka.readPartition({
+          topic,
+          partition,
+          fromOffset: 0,
+          maxRecords: 500,
+          maxWaitMs: 10_000,
+        });
+        assert.equal(read.records.length, 500);
+        for (const r of read.records) {
+          assert.equal(Buffer.from(r.value!).toString(), where.get(`${partition}:${r.offset}`));
+        }
+      }
+    } finally {
+      await kafka.deleteTopics([topic]);
+      await kafka.disconnect();
+    }
+  });
+});
