@@ -7,6 +7,40 @@
 export const MAX_JSON_DEPTH = 64;
 
 export function jsonValueProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string | undefined {
+  // Hot path (every posted record): walk without building paths; only a failing value pays
+  // for a second walk that names where the problem is.
+  return isPlainSafe(value, maxDepth) ? undefined : describeProblem(value, maxDepth);
+}
+
+function isPlainSafe(value: unknown, maxDepth: number): boolean {
+  const stack: unknown[] = [value];
+  const depths: number[] = [0];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    const depth = depths.pop()!;
+    if (typeof v === 'number') {
+      if (Number.isInteger(v) && !Number.isSafeInteger(v)) return false;
+    } else if (v !== null && typeof v === 'object') {
+      if (depth >= maxDepth) return false;
+      const children = Array.isArray(v) ? (v as unknown[]) : Object.values(v);
+      for (const child of children) {
+        if (child !== null && typeof child === 'object') {
+          stack.push(child);
+          depths.push(depth + 1);
+        } else if (
+          typeof child === 'number' &&
+          Number.isInteger(child) &&
+          !Number.isSafeInteger(child)
+        ) {
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+function describeProblem(value: unknown, maxDepth: number): string | undefined {
   const stack: { value: unknown; path: string; depth: number }[] = [{ value, path: '', depth: 0 }];
   while (stack.length > 0) {
     const item = stack.pop()!;
