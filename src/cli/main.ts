@@ -2,6 +2,7 @@ import '../quiet-warnings';
 import { Command } from 'commander';
 import { registerIngestCommands } from './commands/ingest';
 import { registerEmulateCommand } from './commands/emulate';
+import { registerNightlyCommands } from './commands/nightly';
 import { registerStackCommands } from './commands/stack';
 
 /** The `pinpipe` command. Each subcommand lives in ./commands and registers itself here. */
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerEmulateCommand(program);
   registerIngestCommands(program);
+  registerNightlyCommands(program);
   return program;
 }
 

@@ -1,4 +1,5 @@
 import { createProbeActivities } from '../activities/probe-activities';
+import { createNightlyActivities } from '../activities/nightly-activities';
 import { createSinkActivities } from '../activities/sink-activities';
 import type { Adapters } from '../adapters/create-adapters';
 
@@ -7,5 +8,6 @@ export function createActivities(adapters: Pick<Adapters, 'store' | 'kafka' | 'e
   return {
     ...createProbeActivities(adapters),
     ...createSinkActivities(adapters),
+    ...createNightlyActivities(adapters),
   };
 }

@@ -1,0 +1,57 @@
+/**
+ * The clean and analytics zones' naming and manifests (DESIGN 4). A partition is committed when
+ * its `_manifest.json` exists; readers read the files it lists and nothing else, so a run that
+ * stops half way is invisible, and a rerun replaces a day by swapping the manifest.
+ */
+
+import { z } from 'zod';
+import type { GateResult } from './quality-gates';
+import type { Table } from './tables';
+
+export const cleanPartitionPrefix = (table: Table, day: string) => `clean/${table}/dt=${day}/`;
+export const cleanManifestKey = (table: Table, day: string) =>
+  `${cleanPartitionPrefix(table, day)}_manifest.json`;
+/** Run-specific names: a rerun never overwrites a file a reader may be reading. */
+export const cleanFileKey = (table: Table, day: string, run: string, n: number) =>
+  `${cleanPartitionPrefix(table, day)}${run}-${n}.parquet`;
+/** Staging (leading underscore: Hive, Spark and Athena skip it) for a run's checkpointed parts. */
+export const cleanStagingPrefix = (table: Table, day: string, run: string) =>
+  `clean/${table}/_staging/dt=${day}/${run}/`;
+export const cleanQuarantineKey = (table: Table, day: string, run: string) =>
+  `quarantine/${table}/dt=${day}/clean-${run}.json`;
+
+export const analyticsPrefix = (day: string) => `analytics/dt=${day}/`;
+export const analyticsManifestKey = (day: string) => `${analyticsPrefix(day)}_manifest.json`;
+
+export const gateResultSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  policy: z.enum(['warn', 'drop', 'fail']),
+  checked: z.int(),
+  failed: z.int(),
+  status: z.enum(['pass', 'warned', 'dropped', 'failed']),
+});
+
+export const cleanManifestSchema = z.object({
+  table: z.enum(['pin', 'geo', 'user']),
+  date: z.string(),
+  run: z.string(),
+  committedAt: z.string(),
+  files: z.array(z.object({ key: z.string(), rows: z.int(), bytes: z.int() })),
+  /** The raw objects this partition was built from (the exact inputs of the run). */
+  inputs: z.array(z.string()),
+  counts: z.object({
+    rawRecords: z.int(),
+    rowsOut: z.int(),
+    quarantined: z.int(),
+    duplicates: z.int(),
+  }),
+  gates: z.array(gateResultSchema),
+});
+export type CleanManifest = z.infer<typeof cleanManifestSchema>;
+
+export function parseCleanManifest(json: string): CleanManifest {
+  return cleanManifestSchema.parse(JSON.parse(json));
+}
+
+export type { GateResult };
