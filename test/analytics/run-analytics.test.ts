@@ -37,17 +37,18 @@ const EXPECTED: Record<string, Record<string, string | number | null>[]> = {
   // pin ⋈ geo. Albania: travel {1,2} = 2, art {3,4} = 2 (3 has a null follower_count but still
   // counts), quotes {5} = 1 → the tie keeps both; counting the re-posted 1 twice would make
   // travel win alone. Brazil: education {6,7,13} = 3, beauty {8} = 1. Chad: vehicles {9,12,15}
-  // = 3, tattoos {10} = 1. Pin 11 (no geo) is nowhere.
+  // = 3, tattoos {10} = 1. Denmark: finance {16} = 1. Pin 11 (no geo) is nowhere.
   most_popular_category_by_country: [
     { country: 'Albania', category: 'art', category_count: 2 },
     { country: 'Albania', category: 'travel', category_count: 2 },
     { country: 'Brazil', category: 'education', category_count: 3 },
     { country: 'Chad', category: 'vehicles', category_count: 3 },
+    { country: 'Denmark', category: 'finance', category_count: 1 },
   ],
   // pin ⋈ geo, UTC year of geo.timestamp in 2018..2022. Out: 5 and 15 (2017, incl. 23:59:59 on
   // Dec 31), 8 (2023-01-01T00:00:00Z). 2018: travel {1,2} = 2, education {13} = 1. 2019: art
-  // {3,4}. 2020: education {6,7}. 2021: tattoos {10} = vehicles {12} = 1 (tie). 2022: vehicles
-  // {9} (2022-12-31T23:59:59Z, last second inside).
+  // {3,4} = 2, finance {16} = 1. 2020: education {6,7}. 2021: tattoos {10} = vehicles {12} = 1
+  // (tie). 2022: vehicles {9} (2022-12-31T23:59:59Z, the last second inside).
   most_popular_category_by_year: [
     { post_year: 2018, category: 'travel', category_count: 2 },
     { post_year: 2019, category: 'art', category_count: 2 },
@@ -58,7 +59,8 @@ const EXPECTED: Record<string, Record<string, string | number | null>[]> = {
   ],
   // pin ⋈ geo, null follower counts out. Albania: Dan 500000 (> Bob 2000, Ann 1000, Eve 300;
   // Cat null). Brazil: Fay 500000 (Gus 40, Hal 20, Zed null). Chad: Ivy 7000 = Jon 7000 (tie
-  // kept), Bob 3000, Max 900. Kim's 9000000 has no country.
+  // kept), Bob 3000, Max 900. Denmark: only Nia, whose count is null → no row. Kim's 9000000
+  // has no country.
   most_followed_user_by_country: [
     { country: 'Albania', poster_name: 'Dan', follower_count: 500000 },
     { country: 'Brazil', poster_name: 'Fay', follower_count: 500000 },

@@ -18,6 +18,8 @@ import { SEED_ROWS } from '../../src/domain/seed-fixture';
 import { bucketFor, TABLES, topicFor, type Table } from '../../src/domain/tables';
 import { ingestTopic, progressQuery, stopSignal } from '../../src/workflows/ingest-topic';
 import { nightlyBatch } from '../../src/workflows/nightly-batch';
+import { backfill } from '../../src/workflows/backfill';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
 import { stackConfig } from '../helpers/stack';
 import { createLocalEnv, workflowBundle } from '../helpers/temporal';
@@ -140,6 +142,17 @@ describe('nightlyBatch workflow (API → Kafka → raw zone → clean zone → a
       assert.equal(result.tables[table]?.counts.rowsOut, SEED_ROWS.length);
     }
     assert.equal(result.analytics?.queries.length, 9);
+    if (process.env.PINPIPE_SAVE_HISTORIES) {
+      // Replay fixtures: the parent and one child (see test/workflows/replay.test.ts).
+      const dir = path.resolve(__dirname, '../fixtures/histories');
+      for (const [id, name] of [
+        [`nightly-${pipelineId}-${day}`, 'nightly-batch.json'],
+        [`nightly-${pipelineId}-${day}-pin`, 'clean-table.json'],
+      ] as const) {
+        const history = await env.client.workflow.getHandle(id).fetchHistory();
+        await writeFile(path.join(dir, name), historyToJSON(history));
+      }
+    }
     const report = await adapters.store.get({ bucket, key: result.analytics.reportKey });
     assert.match(Buffer.from(report!).toString(), /<svg/);
   });
@@ -201,6 +214,33 @@ describe('nightlyBatch workflow (API → Kafka → raw zone → clean zone → a
     assert.equal(pinAfter.manifest.run, pinBefore.manifest.run);
     const geo = await cleanRowsOf('geo');
     assert.notEqual(geo.manifest.run, pinBefore.manifest.run);
+  });
+
+  it('backfills days in order and, restarted, skips the days that finished', async () => {
+    const yesterday = utcDay(Date.now() - 86_400_000);
+    const first = await withWorker((taskQueue) =>
+      env.client.workflow.execute(backfill, {
+        taskQueue,
+        workflowId: `backfill-${pipelineId}-${randomUUID()}`,
+        args: [{ pipelineId, from: yesterday, to: day, concurrency: 2 }],
+      }),
+    );
+    // Today finished in the tests above; yesterday had no raw data and commits empty partitions.
+    assert.deepEqual(first.days, [
+      { date: yesterday, status: 'done' },
+      { date: day, status: 'skipped' },
+    ]);
+    const again = await withWorker((taskQueue) =>
+      env.client.workflow.execute(backfill, {
+        taskQueue,
+        workflowId: `backfill-${pipelineId}-${randomUUID()}`,
+        args: [{ pipelineId, from: yesterday, to: day }],
+      }),
+    );
+    assert.deepEqual(
+      again.days.map((d) => d.status),
+      ['skipped', 'skipped'],
+    );
   });
 
   it('fails at once on a bad date, naming it', async () => {
