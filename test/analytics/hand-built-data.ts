@@ -1,24 +1,25 @@
 /**
  * A small hand-built clean data set for the analytics, spread over two "partitions" (two Parquet
- * files per table). Its answers are worked out by hand in run-analytics.test.ts.
+ * files per table; `pt` is the part holding the event). Its answers are worked out by hand in
+ * run-analytics.test.ts.
  *
- * ind part| pin: category, poster, fc| geo: country, timestamp      | user: name, age, date_joined
- *   1 1,2 | travel     Ann  1000   | Albania  2018-01-01T00:00:00Z| Ann A 18 2015-01-01T00:00:00Z
- *   2 1   | travel     Bob  2000   | Albania  2018-05-05T12:00:00Z| Bob B 24 2015-06-01T00:00:00Z
- *   3 1   | art        Cat  null   | Albania  2019-03-03T00:00:00Z| Cat C 25 2016-02-02T00:00:00Z
- *   4 1   | art        Dan  500000 | Albania  2019-04-04T00:00:00Z| Dan D 35 2016-03-03T00:00:00Z
- *   5 1   | quotes     Eve  300    | Albania  2017-12-31T23:59:59Z| Eve E 36 2017-04-04T00:00:00Z
- *   6 1   | education  Fay  500000 | Brazil   2020-01-01T00:00:00Z| Fay F 50 2017-05-05T00:00:00Z
- *   7 1   | education  Gus  40     | Brazil   2020-02-02T00:00:00Z| Gus G 51 2018-06-06T00:00:00Z
- *   8 2   | beauty     Hal  20     | Brazil   2023-01-01T00:00:00Z| Hal H 17 2019-01-01T00:00:00Z
- *   9 2   | vehicles   Ivy  7000   | Chad     2022-12-31T23:59:59Z| Ivy I 60 2021-01-01T00:00:00Z
- *  10 2   | tattoos    Jon  7000   | Chad     2021-07-07T00:00:00Z| Jon J 51 2020-12-31T23:59:59Z
- *  11 1   | christmas  Kim  9000000| -                            | -
- *  12 2   | vehicles   Bob  3000   | Chad     2021-08-08T00:00:00Z| Bob B 24 2015-06-01T00:00:00Z
- *  13 2   | education  Zed  null   | Brazil   2018-09-09T00:00:00Z| Ann A 40 2019-09-09T00:00:00Z
- *  14 1   | -                      | -                            | Lee L 30 2016-07-07T00:00:00Z
- *  15 2   | vehicles   Max  900    | Chad     2017-06-06T00:00:00Z| Max M 51 2014-12-31T23:59:59Z
- *  16 2   | finance    Nia  null   | Denmark  2019-05-05T00:00:00Z| -
+ * ind pt  | pin: category poster fc | geo: country timestamp       | user: name age date_joined
+ *   1 1,2 | travel    Ann 1000    | Albania 2018-01-01T00:00:00Z | Ann A 18 2015-01-01T00:00:00Z
+ *   2 1   | travel    Bob 2000    | Albania 2018-05-05T12:00:00Z | Bob B 24 2015-06-01T00:00:00Z
+ *   3 1   | art       Cat null    | Albania 2019-03-03T00:00:00Z | Cat C 25 2016-02-02T00:00:00Z
+ *   4 1   | art       Dan 500000  | Albania 2019-04-04T00:00:00Z | Dan D 35 2016-03-03T00:00:00Z
+ *   5 1   | quotes    Eve 300     | Albania 2017-12-31T23:59:59Z | Eve E 36 2017-04-04T00:00:00Z
+ *   6 1   | education Fay 500000  | Brazil  2020-01-01T00:00:00Z | Fay F 50 2017-05-05T00:00:00Z
+ *   7 1   | education Gus 40      | Brazil  2020-02-02T00:00:00Z | Gus G 51 2018-06-06T00:00:00Z
+ *   8 2   | beauty    Hal 20      | Brazil  2023-01-01T00:00:00Z | Hal H 17 2019-01-01T00:00:00Z
+ *   9 2   | vehicles  Ivy 7000    | Chad    2022-12-31T23:59:59Z | Ivy I 60 2021-01-01T00:00:00Z
+ *  10 2   | tattoos   Jon 7000    | Chad    2021-07-07T00:00:00Z | Jon J 51 2020-12-31T23:59:59Z
+ *  11 1   | christmas Kim 9000000 | -                            | -
+ *  12 2   | vehicles  Bob 3000    | Chad    2021-08-08T00:00:00Z | Bob B 24 2015-06-01T00:00:00Z
+ *  13 2   | education Zed null    | Brazil  2018-09-09T00:00:00Z | Ann A 40 2019-09-09T00:00:00Z
+ *  14 1   | -                     | -                            | Lee L 30 2016-07-07T00:00:00Z
+ *  15 2   | vehicles  Max 900     | Chad    2017-06-06T00:00:00Z | Max M 51 2014-12-31T23:59:59Z
+ *  16 2   | finance   Nia null    | Denmark 2019-05-05T00:00:00Z | -
  *
  * Why each is there: 1 is re-posted identically in part 2 (must count once); 3, 13 and 16 have a
  * null follower_count (16 is Denmark's only post); 11 is a pin without geo or user and 14 a user

@@ -150,7 +150,8 @@ describe('nightlyBatch workflow (API → Kafka → raw zone → clean zone → a
         [`nightly-${pipelineId}-${day}-pin`, 'clean-table.json'],
       ] as const) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
-        await writeFile(path.join(dir, name), historyToJSON(history));
+        const json = JSON.parse(historyToJSON(history)) as Record<string, unknown>;
+        await writeFile(path.join(dir, name), JSON.stringify({ workflowId: id, ...json }));
       }
     }
     const report = await adapters.store.get({ bucket, key: result.analytics.reportKey });
