@@ -1,11 +1,13 @@
 import '../src/quiet-warnings';
 import { runApiBench } from './api-bench';
 import { runIngestBench } from './ingest-bench';
+import { runNightlyBench } from './nightly-bench';
 
 /** `npm run bench -- <name> [options]`: performance figures, as ratios to a same-run baseline. */
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   api: runApiBench,
   ingest: runIngestBench,
+  nightly: runNightlyBench,
 };
 
 async function main(): Promise<void> {

@@ -210,7 +210,7 @@ export function createNightlyActivities(deps: {
             }
           }
           const file = path.join(dir, `part-${n}.parquet`);
-          await writeCleanParquet(input.table, rows(), file);
+          await writeCleanParquet(input.table, rows(), file, { scratchDir: dir });
           const partKey = `${staging}part-${String(n).padStart(5, '0')}.parquet`;
           await store.put({ bucket: input.bucket, key: partKey, body: await readFile(file) });
           await rm(file, { force: true });

@@ -5,7 +5,8 @@
  * scratch database on disk, then one `COPY ... TO ... (FORMAT parquet)` writes the file. JS never
  * holds more than the row in hand; DuckDB holds at most one appender chunk plus what fits under its
  * memory limit, and keeps the rest in the scratch file. That is what keeps a 1M-row day inside the
- * worker's memory budget.
+ * worker's memory budget. Measured on 2 cores: 1M pin rows in about 5-6 s at 340-380 MB peak
+ * process RSS (of which ~120 MB is Node and DuckDB at rest); 1M geo or user rows in 2-3 s.
  */
 
 import { randomBytes } from 'node:crypto';
