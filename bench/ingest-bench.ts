@@ -9,7 +9,7 @@ import { VALIDATED_HEADER, validatedMark } from '../src/domain/raw-zone';
 import { bucketFor, topicFor } from '../src/domain/tables';
 import { ingestTopic, progressQuery, stopSignal } from '../src/workflows/ingest-topic';
 import { pinRecord, randomPipelineId } from '../test/helpers/ingest-fixtures';
-import { freePort, spawnEntry, waitForOutput, type Spawned } from '../test/helpers/processes';
+import { freePort, spawnEntry, startWorkerProcess, waitForOutput } from '../test/helpers/processes';
 import { repoRoot, stackConfig, stackEnv, uniqueName } from '../test/helpers/stack';
 
 /**
@@ -106,15 +106,7 @@ function rssMb(pid: number): number {
   return kb / 1024;
 }
 
-async function startWorker(taskQueue: string): Promise<Spawned> {
-  const w = spawnEntry('src/workers/main.ts', {
-    ...stackEnv(),
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    PINPIPE_METRICS_PORT: String(await freePort()),
-  });
-  await waitForOutput(w, /pinpipe worker: task queue/);
-  return w;
-}
+const startWorker = (taskQueue: string) => startWorkerProcess(taskQueue);
 
 /** The sink in a worker process of its own: time to drain, and its RSS while draining. */
 async function sinkDrain(

@@ -8,8 +8,8 @@ import { rawObjectKey } from '../src/domain/raw-zone';
 import { bucketFor, TABLES, topicFor } from '../src/domain/tables';
 import { nightlyBatch } from '../src/workflows/nightly-batch';
 import { randomPipelineId } from '../test/helpers/ingest-fixtures';
-import { freePort, spawnEntry, waitForOutput } from '../test/helpers/processes';
-import { repoRoot, stackConfig, stackEnv, uniqueName } from '../test/helpers/stack';
+import { startWorkerProcess } from '../test/helpers/processes';
+import { repoRoot, stackConfig, uniqueName } from '../test/helpers/stack';
 
 /**
  * The nightly bench (issue 5): events generated straight into the raw zone for one day, then one
@@ -111,12 +111,7 @@ async function runOnce(client: Client, adapters: Adapters, events: number) {
   await seedRawDay(adapters, pipelineId, events);
   const seedSeconds = (performance.now() - seedStart) / 1000;
   const taskQueue = uniqueName('bench-nightly');
-  const worker = spawnEntry('src/workers/main.ts', {
-    ...stackEnv(),
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    PINPIPE_METRICS_PORT: String(await freePort()),
-  });
-  await waitForOutput(worker, /pinpipe worker: task queue/);
+  const worker = await startWorkerProcess(taskQueue);
   const pid = worker.child.pid!;
   const rss = () =>
     Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;

@@ -4,7 +4,7 @@ import { createAdapters } from '../../src/adapters/create-adapters';
 import { bucketFor } from '../../src/domain/tables';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
 import { spawn } from 'node:child_process';
-import { freePort, spawnEntry, waitForOutput, type Spawned } from '../helpers/processes';
+import { startWorkerProcess, type Spawned } from '../helpers/processes';
 import { stackConfig, stackEnv, uniqueName } from '../helpers/stack';
 
 /** `pinpipe schedule apply` on the stack's Temporal server, twice, then a triggered run. */
@@ -20,11 +20,7 @@ describe('pinpipe schedule apply / trigger', function () {
 
   before(async () => {
     await adapters.store.ensureBucket(bucketFor(pipelineId));
-    worker = spawnEntry('src/workers/main.ts', {
-      ...env,
-      PINPIPE_METRICS_PORT: String(await freePort()),
-    });
-    await waitForOutput(worker, /pinpipe worker: task queue/);
+    worker = await startWorkerProcess(taskQueue, env);
     connection = await Connection.connect(stackConfig().temporal.connect.connectionOptions);
     client = new Client({ connection });
   });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { repoRoot } from './stack';
+import { repoRoot, stackEnv } from './stack';
 
 export interface Spawned {
   child: ChildProcess;
@@ -49,4 +49,19 @@ export function freePort(): Promise<number> {
       );
     });
   });
+}
+
+/** A real worker process (`src/workers/main.ts`) on its own task queue against the local stack. */
+export async function startWorkerProcess(
+  taskQueue: string,
+  env: Record<string, string | undefined> = {},
+): Promise<Spawned> {
+  const w = spawnEntry('src/workers/main.ts', {
+    ...stackEnv(),
+    ...env,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    PINPIPE_METRICS_PORT: String(await freePort()),
+  });
+  await waitForOutput(w, /pinpipe worker: task queue/);
+  return w;
 }

@@ -11,7 +11,13 @@ import {
   type IngestProgress,
 } from '../../src/workflows/ingest-topic';
 import { pinRecord, randomPipelineId } from '../helpers/ingest-fixtures';
-import { freePort, spawnEntry, waitForOutput, type Spawned } from '../helpers/processes';
+import {
+  freePort,
+  spawnEntry,
+  startWorkerProcess,
+  waitForOutput,
+  type Spawned,
+} from '../helpers/processes';
 import { auditRawZone } from '../helpers/raw-zone-audit';
 import { repoRoot, stackConfig, stackEnv, uniqueName } from '../helpers/stack';
 
@@ -54,13 +60,8 @@ describe('ingestion under faults (real processes, real services)', function () {
   });
 
   async function startWorker(taskQueue: string): Promise<Spawned> {
-    const w = spawnEntry('src/workers/main.ts', {
-      ...stackEnv(),
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      PINPIPE_METRICS_PORT: String(await freePort()),
-    });
+    const w = await startWorkerProcess(taskQueue);
     workers.push(w);
-    await waitForOutput(w, /pinpipe worker: task queue/);
     return w;
   }
 

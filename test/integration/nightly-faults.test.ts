@@ -16,8 +16,8 @@ import { rawObjectKey } from '../../src/domain/raw-zone';
 import { bucketFor, TABLES, topicFor } from '../../src/domain/tables';
 import { nightlyBatch } from '../../src/workflows/nightly-batch';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
-import { freePort, spawnEntry, waitForOutput, type Spawned } from '../helpers/processes';
-import { stackConfig, stackEnv, uniqueName } from '../helpers/stack';
+import { startWorkerProcess, type Spawned } from '../helpers/processes';
+import { stackConfig, uniqueName } from '../helpers/stack';
 
 /**
  * A worker process SIGKILLed in the middle of cleaning: the retry on another worker resumes
@@ -47,13 +47,8 @@ describe('nightly cleaning when the worker is killed mid-way (real processes)', 
   });
 
   async function startWorker(): Promise<Spawned> {
-    const w = spawnEntry('src/workers/main.ts', {
-      ...stackEnv(),
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      PINPIPE_METRICS_PORT: String(await freePort()),
-    });
+    const w = await startWorkerProcess(taskQueue);
     workers.push(w);
-    await waitForOutput(w, /pinpipe worker: task queue/);
     return w;
   }
 
