@@ -25,6 +25,7 @@ interface Options {
   seconds: number;
   rotateMs: number;
   partitions: number;
+  maxRecords: number;
 }
 
 function parseOptions(args: string[]): Options {
@@ -41,6 +42,7 @@ function parseOptions(args: string[]): Options {
     seconds: get('seconds', 30),
     rotateMs: get('rotate-ms', 5_000),
     partitions: get('partitions', 3),
+    maxRecords: get('max-records', 10_000),
   };
 }
 
@@ -113,6 +115,7 @@ async function sinkDrain(
   client: Client,
   backlog: { pipelineId: string; bytes: number },
   count: number,
+  maxRecords: number,
 ) {
   const taskQueue = uniqueName('bench-sink');
   const worker = await startWorker(taskQueue);
@@ -124,9 +127,7 @@ async function sinkDrain(
   const handle = await client.workflow.start(ingestTopic, {
     taskQueue,
     workflowId: `ingest-${backlog.pipelineId}-pin`,
-    args: [
-      { pipelineId: backlog.pipelineId, table: 'pin', maxRecords: 10_000, rotateIntervalMs: 1_000 },
-    ],
+    args: [{ pipelineId: backlog.pipelineId, table: 'pin', maxRecords, rotateIntervalMs: 1_000 }],
   });
   for (;;) {
     const p = await handle.query(progressQuery);
@@ -236,17 +237,17 @@ export async function runIngestBench(args: string[]): Promise<void> {
     console.log(`  produced ${o.records} records (${mb(big.bytes).toFixed(1)} MB)`);
     const plain = await plainConsumer(config, big.topic, o.records);
     console.log(`  plain kafkajs consumer: ${plain.seconds.toFixed(2)} s`);
-    const sink = await sinkDrain(client, big, o.records);
+    const sink = await sinkDrain(client, big, o.records, o.maxRecords);
     console.log(
       `  pinpipe sink:           ${sink.seconds.toFixed(2)} s, peak RSS ${sink.peakRssMb.toFixed(0)} MB`,
     );
     const small = await produceBacklog(adapters, o.small, o.partitions);
-    const sinkSmall = await sinkDrain(client, small, o.small);
+    const sinkSmall = await sinkDrain(client, small, o.small, o.maxRecords);
     console.log(
       `  pinpipe sink (${o.small}): ${sinkSmall.seconds.toFixed(2)} s, peak RSS ${sinkSmall.peakRssMb.toFixed(0)} MB`,
     );
     const unstamped = await produceBacklog(adapters, o.small, o.partitions, false);
-    const sinkUnstamped = await sinkDrain(client, unstamped, o.small);
+    const sinkUnstamped = await sinkDrain(client, unstamped, o.small, o.maxRecords);
     console.log(
       `  pinpipe sink, full validation (${o.small}): ${sinkUnstamped.seconds.toFixed(2)} s`,
     );
