@@ -41,6 +41,8 @@ export const envSchema = z.object({
   ),
   TEMPORAL_NAMESPACE: z.preprocess(emptyAsUndefined, z.string().min(1).optional()),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('pinpipe'),
+  /** Where the CLI points people to watch a workflow (the Web UI, or Temporal Cloud's). */
+  TEMPORAL_UI_URL: httpUrl.default('http://127.0.0.1:8233'),
   KAFKA_BROKERS: brokerList.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().min(1).default('pinpipe'),
   AWS_REGION: z
@@ -76,6 +78,7 @@ export interface Config {
     connect: ClientConnectConfig;
     namespace: string;
     taskQueue: string;
+    uiUrl: string;
   };
   kafka: { brokers: string[]; clientId: string };
   aws: AwsConfig;
@@ -121,7 +124,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   connect.connectionOptions.address ??= '127.0.0.1:7233';
   const namespace = connect.namespace ?? 'default';
   return {
-    temporal: { connect: { ...connect, namespace }, namespace, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    temporal: {
+      connect: { ...connect, namespace },
+      namespace,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+    },
     kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID },
     aws: {
       region: e.AWS_REGION,

@@ -9,6 +9,7 @@ describe('loadConfig', () => {
     assert.equal(c.temporal.connect.connectionOptions.address, '127.0.0.1:7233');
     assert.equal(c.temporal.namespace, 'default');
     assert.equal(c.temporal.taskQueue, 'pinpipe');
+    assert.equal(c.temporal.uiUrl, 'http://127.0.0.1:8233');
     assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092']);
     assert.equal(c.aws.region, 'us-east-1');
     assert.equal(c.aws.credentials, undefined, 'default credential chain');

@@ -12,6 +12,5 @@ export async function connectTemporal(
 
 /** Where a person can watch a workflow (the local Web UI; Cloud users have their own). */
 export function webUiLink(config: Config, workflowId: string): string {
-  const ui = process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
-  return `${ui}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+  return `${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
