@@ -222,7 +222,12 @@ describe('ingestion under faults (real processes, real services)', function () {
     const a = await startWorker(taskQueue);
     const b = await startWorker(taskQueue);
     const handle = await startIngest(pipelineId, taskQueue);
-    await postPins(topic, 0, 20_000);
+    // Traffic in waves, so many batches are scheduled over time and both workers' pollers take
+    // some (one burst can be drained by whichever worker polls first).
+    for (let wave = 0; wave < 20; wave++) {
+      await postPins(topic, wave * 1_000, 1_000);
+      await new Promise((r) => setTimeout(r, 400));
+    }
     await waitUntil(handle, (p) => p.totals.lag === 0 && p.totals.recordsWritten >= 20_000);
     await handle.signal(stopSignal);
     await handle.result();
