@@ -8,6 +8,13 @@ import { z } from 'zod';
 import type { GateResult } from './quality-gates';
 import type { Table } from './tables';
 
+/** A data day: `YYYY-MM-DD` naming a real calendar date (2026-02-30 is not one). */
+export function isDataDate(value: unknown): boolean {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const t = Date.parse(`${value}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === value;
+}
+
 export const cleanPartitionPrefix = (table: Table, day: string) => `clean/${table}/dt=${day}/`;
 export const cleanManifestKey = (table: Table, day: string) =>
   `${cleanPartitionPrefix(table, day)}_manifest.json`;

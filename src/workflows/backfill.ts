@@ -7,6 +7,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { NightlyActivities } from '../activities/nightly-activities';
+import { isDataDate } from '../domain/clean-zone';
 import { bucketFor, PIPELINE_ID_PATTERN } from '../domain/tables';
 import { activityProfiles } from './activity-profiles';
 import { rootMessage } from './failure-message';
@@ -43,20 +44,13 @@ export function daysBetween(from: string, to: string): string[] {
 
 /** The nightly batch for every day from..to, in date order, a few at a time. */
 export async function backfill(input: BackfillInput): Promise<BackfillResult> {
-  const date = /^\d{4}-\d{2}-\d{2}$/;
   if (!PIPELINE_ID_PATTERN.test(input.pipelineId ?? '')) {
     throw ApplicationFailure.nonRetryable(
       'pipelineId: expected 12 lowercase hex characters',
       'InvalidInput',
     );
   }
-  if (
-    !date.test(input.from) ||
-    !date.test(input.to) ||
-    Number.isNaN(Date.parse(input.from)) ||
-    Number.isNaN(Date.parse(input.to)) ||
-    input.from > input.to
-  ) {
+  if (!isDataDate(input.from) || !isDataDate(input.to) || input.from > input.to) {
     throw ApplicationFailure.nonRetryable(
       `from/to: expected YYYY-MM-DD with from <= to, got ${input.from}..${input.to}`,
       'InvalidInput',

@@ -6,6 +6,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { CommitPartitionResult, NightlyActivities } from '../activities/nightly-activities';
+import { isDataDate } from '../domain/clean-zone';
 import type { Table } from '../domain/tables';
 import { activityProfiles } from './activity-profiles';
 import { DataDate, PipelineId, PipelineTable } from './search-attributes';
@@ -37,7 +38,7 @@ const { cleanPartition, commitPartition } = proxyActivities<NightlyActivities>({
  * gate's reason; the sibling tables are unaffected.
  */
 export async function cleanTable(input: CleanTableInput): Promise<CleanTableResult> {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(input.date)) {
+  if (!isDataDate(input.date)) {
     throw ApplicationFailure.nonRetryable(
       `date: expected YYYY-MM-DD, got ${input.date}`,
       'InvalidInput',

@@ -7,6 +7,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { NightlyActivities, RunAnalyticsResult } from '../activities/nightly-activities';
+import { isDataDate } from '../domain/clean-zone';
 import { bucketFor, PIPELINE_ID_PATTERN, TABLES, type Table } from '../domain/tables';
 import { activityProfiles } from './activity-profiles';
 import { cleanTable, type CleanTableResult } from './clean-table';
@@ -36,7 +37,7 @@ export function previousUtcDay(nominal: Date): string {
 
 function dataDate(input: NightlyBatchInput): string {
   if (input.date !== undefined) {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(input.date) || Number.isNaN(Date.parse(input.date))) {
+    if (!isDataDate(input.date)) {
       throw ApplicationFailure.nonRetryable(
         `date: expected YYYY-MM-DD, got ${input.date}`,
         'InvalidInput',

@@ -1,6 +1,7 @@
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config';
+import { isDataDate } from '../../domain/clean-zone';
 import { backfill } from '../../workflows/backfill';
 import { nightlyBatch } from '../../workflows/nightly-batch';
 import { connectTemporal, webUiLink } from '../temporal-client';
@@ -8,7 +9,7 @@ import { connectTemporal, webUiLink } from '../temporal-client';
 export const scheduleId = (pipelineId: string) => `nightly-${pipelineId}`;
 
 function dateOption(value: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) {
+  if (!isDataDate(value)) {
     throw new Error(`expected a date YYYY-MM-DD, got ${value}`);
   }
   return value;
