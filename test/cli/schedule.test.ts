@@ -3,8 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createAdapters } from '../../src/adapters/create-adapters';
 import { bucketFor } from '../../src/domain/tables';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
-import { spawn } from 'node:child_process';
-import { startWorkerProcess, type Spawned } from '../helpers/processes';
+import { spawnEntry, startWorkerProcess, type Spawned } from '../helpers/processes';
 import { stackConfig, stackEnv, uniqueName } from '../helpers/stack';
 
 /** `pinpipe schedule apply` on the stack's Temporal server, twice, then a triggered run. */
@@ -36,16 +35,10 @@ describe('pinpipe schedule apply / trigger', function () {
     await adapters.close();
   });
 
-  function run(args: string[]): Promise<{ code: number | null; out: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/cli/main.ts', ...args], {
-        env: { ...env, NODE_NO_WARNINGS: '1' },
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('exit', (code) => resolve({ code, out }));
-    });
+  async function run(args: string[]): Promise<{ code: number | null; out: string }> {
+    const cli = spawnEntry('src/cli/main.ts', env, args);
+    const code = await cli.exited;
+    return { code, out: cli.output() };
   }
 
   it('creates the schedule, then updates it in place', async () => {

@@ -10,16 +10,27 @@ export interface Spawned {
 }
 
 /** Runs a TypeScript entry point of ours (through tsx) as a real child process. */
-export function spawnEntry(entry: string, env: Record<string, string | undefined>): Spawned {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(repoRoot, entry)], {
-    cwd: repoRoot,
-    env: { ...env, NODE_NO_WARNINGS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function spawnEntry(
+  entry: string,
+  env: Record<string, string | undefined>,
+  args: string[] = [],
+): Spawned {
+  const child = spawn(
+    process.execPath,
+    ['--require', 'tsx/cjs', path.join(repoRoot, entry), ...args],
+    {
+      cwd: repoRoot,
+      env: { ...env, NODE_NO_WARNINGS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the output is complete only once the pipes are drained.
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => resolve(code)),
+  );
   return { child, output: () => out, exited };
 }
 

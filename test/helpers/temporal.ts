@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { repoRoot } from './stack';
 
 /** The pinned `temporal` CLI from the stack's cache (the SDK's own download cannot work here). */
@@ -41,4 +42,23 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
   });
   return bundle;
+}
+
+/**
+ * Runs `fn` while a worker polls a task queue of its own (unique per call, so tests never
+ * steal each other's tasks), with the shared bundle and the given activities.
+ */
+export async function withTestWorker<T>(
+  env: TestWorkflowEnvironment,
+  activities: object,
+  fn: (taskQueue: string) => Promise<T>,
+): Promise<T> {
+  const taskQueue = `test-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+  });
+  return worker.runUntil(fn(taskQueue));
 }

@@ -6,7 +6,6 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
 import { createSinkActivities, type SinkActivities } from '../../src/activities/sink-activities';
 import { bucketFor, topicFor } from '../../src/domain/tables';
@@ -21,7 +20,7 @@ import {
 import { auditRawZone } from '../helpers/raw-zone-audit';
 import { producePins, randomPipelineId } from '../helpers/ingest-fixtures';
 import { stackConfig } from '../helpers/stack';
-import { createLocalEnv, workflowBundle } from '../helpers/temporal';
+import { createLocalEnv, withTestWorker } from '../helpers/temporal';
 
 describe('ingestTopic workflow (real Kafka and S3)', function () {
   this.timeout(180_000);
@@ -64,16 +63,8 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
     }
   }
 
-  async function withWorker<T>(activities: SinkActivities, fn: (taskQueue: string) => Promise<T>) {
-    const taskQueue = `test-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities,
-    });
-    return worker.runUntil(fn(taskQueue));
-  }
+  const withWorker = <T>(activities: SinkActivities, fn: (taskQueue: string) => Promise<T>) =>
+    withTestWorker(env, activities, fn);
 
   async function highWatermarks(topic: string) {
     return new Map((await adapters.kafka.watermarks(topic)).map((m) => [m.partition, m.high]));

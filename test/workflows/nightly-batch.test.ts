@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
 import { readCleanParquet } from '../../src/analytics/parquet-writer';
 import { createIngestServer } from '../../src/api/server';
@@ -22,7 +21,7 @@ import { backfill } from '../../src/workflows/backfill';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
 import { stackConfig } from '../helpers/stack';
-import { createLocalEnv, workflowBundle } from '../helpers/temporal';
+import { createLocalEnv, withTestWorker } from '../helpers/temporal';
 
 /**
  * The nightly batch on the real stack: the seed fixture rows go in through the ingest API, are
@@ -87,19 +86,15 @@ describe('nightlyBatch workflow (API → Kafka → raw zone → clean zone → a
     await rm(scratch, { recursive: true, force: true });
   });
 
-  async function withWorker<T>(fn: (taskQueue: string) => Promise<T>, gates = DEFAULT_GATES) {
-    const taskQueue = `test-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities: {
+  const withWorker = <T>(fn: (taskQueue: string) => Promise<T>, gates = DEFAULT_GATES) =>
+    withTestWorker(
+      env,
+      {
         ...createSinkActivities(adapters),
         ...createNightlyActivities({ store: adapters.store, scratchDir: scratch, gates }),
       },
-    });
-    return worker.runUntil(fn(taskQueue));
-  }
+      fn,
+    );
 
   async function partitionKeys(table: Table): Promise<string[]> {
     const keys: string[] = [];

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
 import { createProbeActivities, type ProbeActivities } from '../../src/activities/probe-activities';
 import { stackProbe } from '../../src/workflows/stack-probe';
 import { stackConfig, uniqueName } from '../helpers/stack';
-import { createLocalEnv, workflowBundle } from '../helpers/temporal';
+import { createLocalEnv, withTestWorker } from '../helpers/temporal';
 
 describe('stackProbe workflow', function () {
   this.timeout(120_000);
@@ -25,22 +23,14 @@ describe('stackProbe workflow', function () {
     await env?.teardown();
   });
 
-  async function run(activities: ProbeActivities, input: Parameters<typeof stackProbe>[0]) {
-    const taskQueue = `test-${randomUUID()}`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities,
-    });
-    return worker.runUntil(
+  const run = (activities: ProbeActivities, input: Parameters<typeof stackProbe>[0]) =>
+    withTestWorker(env, activities, (taskQueue) =>
       env.client.workflow.execute(stackProbe, {
         taskQueue,
         workflowId: uniqueName('probe'),
         args: [input],
       }),
     );
-  }
 
   it('writes and reads S3, produces and reads Kafka, and describes EC2 on the real stack', async () => {
     const bucket = uniqueName('probe-test');
