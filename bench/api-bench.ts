@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createAdapters, type Adapters } from '../src/adapters/create-adapters';
@@ -8,6 +7,7 @@ import type { OutgoingRecord } from '../src/ports/kafka';
 import { pinRecord, randomPipelineId } from '../test/helpers/ingest-fixtures';
 import { freePort, spawnEntry, waitForOutput, type Spawned } from '../test/helpers/processes';
 import { repoRoot, stackConfig, stackEnv } from '../test/helpers/stack';
+import { writeBenchResult } from './bench-context';
 
 /**
  * The ingest API bench (issue 3): records/s through the REST Proxy v2 compatible API, batched
@@ -315,9 +315,7 @@ export async function runApiBench(args: string[]): Promise<void> {
       batchedToDirectRatio: direct.seconds / batched.seconds,
       singleToDirectRatio: single.requests / single.seconds / (direct.records / direct.seconds),
     };
-    const out = path.join(repoRoot, 'test-output', 'bench');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, 'api.json'), JSON.stringify(results, null, 2));
+    const file = writeBenchResult('api', results);
 
     const row = (name: string, value: string, target: string) =>
       console.log(`  ${name.padEnd(44)} ${value.padEnd(26)} ${target}`);
@@ -346,7 +344,7 @@ export async function runApiBench(args: string[]): Promise<void> {
       '',
     );
     row('API single record / direct (rec/s)', results.singleToDirectRatio.toFixed(3), '');
-    console.log(`\n  full results: ${path.relative(process.cwd(), path.join(out, 'api.json'))}`);
+    console.log(`\n  full results: ${file}`);
   } finally {
     if (api) await stopProcess(api);
     await adapters.kafka.deleteTopics(Object.values(topics)).catch((err: unknown) => {

@@ -1,16 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { createKafka } from '../src/adapters/kafkajs-kafka';
-import { createAdapters, type Adapters } from '../src/adapters/create-adapters';
+import type { Adapters } from '../src/adapters/create-adapters';
 import type { Config } from '../src/config';
 import { VALIDATED_HEADER, validatedMark } from '../src/domain/raw-zone';
 import { bucketFor, topicFor } from '../src/domain/tables';
 import { ingestTopic, progressQuery, stopSignal } from '../src/workflows/ingest-topic';
 import { pinRecord, randomPipelineId } from '../test/helpers/ingest-fixtures';
 import { freePort, spawnEntry, startWorkerProcess, waitForOutput } from '../test/helpers/processes';
-import { repoRoot, stackConfig, stackEnv, uniqueName } from '../test/helpers/stack';
+import { stackEnv, uniqueName } from '../test/helpers/stack';
+import { openBenchContext, rssMb, writeBenchResult } from './bench-context';
 
 /**
  * The ingestion bench (issue 4): sink throughput against a plain kafkajs consumer reading the
@@ -100,12 +98,6 @@ async function plainConsumer(config: Config, topic: string, count: number) {
   const seconds = (performance.now() - started) / 1000;
   await consumer.disconnect();
   return { seconds, records: seen, bytes };
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
 }
 
 const startWorker = (taskQueue: string) => startWorkerProcess(taskQueue);
@@ -224,11 +216,8 @@ async function latencyRun(client: Client, adapters: Adapters, o: Options) {
 
 export async function runIngestBench(args: string[]): Promise<void> {
   const o = parseOptions(args);
-  execFileSync('bash', [path.join(repoRoot, 'scripts/stack.sh'), 'up'], { stdio: 'ignore' });
-  const config = stackConfig();
-  const adapters = createAdapters(config);
-  const connection = await Connection.connect(config.temporal.connect.connectionOptions);
-  const client = new Client({ connection });
+  const ctx = await openBenchContext();
+  const { config, adapters, client } = ctx;
   try {
     console.log(
       `ingest bench: backlog ${o.records} pins, second backlog ${o.small}, ${o.partitions} partitions`,
@@ -275,9 +264,7 @@ export async function runIngestBench(args: string[]): Promise<void> {
       peakRssRatioLargeToSmall: sink.peakRssMb / sinkSmall.peakRssMb,
       latency,
     };
-    const out = path.join(repoRoot, 'test-output', 'bench');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, 'ingest.json'), JSON.stringify(results, null, 2));
+    const file = writeBenchResult('ingest', results);
 
     const row = (name: string, value: string, target: string) =>
       console.log(`  ${name.padEnd(44)} ${value.padEnd(22)} ${target}`);
@@ -307,10 +294,9 @@ export async function runIngestBench(args: string[]): Promise<void> {
       `${(latency.p99Ms / 1000).toFixed(2)} s`,
       `<= ${(o.rotateMs / 1000 + 5).toFixed(0)} s (rotate + 5 s)`,
     );
-    console.log(`\n  full results: ${path.relative(process.cwd(), path.join(out, 'ingest.json'))}`);
+    console.log(`\n  full results: ${file}`);
     await adapters.kafka.deleteTopics([big.topic, small.topic, unstamped.topic]);
   } finally {
-    await adapters.close();
-    await connection.close();
+    await ctx.close();
   }
 }

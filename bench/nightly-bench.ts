@@ -1,15 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { createAdapters, type Adapters } from '../src/adapters/create-adapters';
+import type { Client } from '@temporalio/client';
+import type { Adapters } from '../src/adapters/create-adapters';
 import { drawEvents } from '../src/domain/generator';
 import { rawObjectKey } from '../src/domain/raw-zone';
 import { bucketFor, TABLES, topicFor } from '../src/domain/tables';
 import { nightlyBatch } from '../src/workflows/nightly-batch';
 import { randomPipelineId } from '../test/helpers/ingest-fixtures';
 import { startWorkerProcess } from '../test/helpers/processes';
-import { repoRoot, stackConfig, uniqueName } from '../test/helpers/stack';
+import { uniqueName } from '../test/helpers/stack';
+import { openBenchContext, rssMb, writeBenchResult } from './bench-context';
 
 /**
  * The nightly bench (issue 5): events generated straight into the raw zone for one day, then one
@@ -113,8 +111,7 @@ async function runOnce(client: Client, adapters: Adapters, events: number) {
   const taskQueue = uniqueName('bench-nightly');
   const worker = await startWorkerProcess(taskQueue);
   const pid = worker.child.pid!;
-  const rss = () =>
-    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const rss = () => rssMb(pid);
   let peak = rss();
   const sampler = setInterval(() => (peak = Math.max(peak, rss())), 100);
   const workflowId = `nightly-${pipelineId}-${DAY}`;
@@ -164,11 +161,8 @@ async function runOnce(client: Client, adapters: Adapters, events: number) {
 export async function runNightlyBench(args: string[]): Promise<void> {
   const i = args.indexOf('--sizes');
   const sizes = (i >= 0 ? args[i + 1]! : '100000,1000000').split(',').map(Number);
-  execFileSync('bash', [path.join(repoRoot, 'scripts/stack.sh'), 'up'], { stdio: 'ignore' });
-  const config = stackConfig();
-  const adapters = createAdapters(config);
-  const connection = await Connection.connect(config.temporal.connect.connectionOptions);
-  const client = new Client({ connection });
+  const ctx = await openBenchContext();
+  const { adapters, client } = ctx;
   try {
     const runs = [];
     for (const size of sizes) {
@@ -192,16 +186,10 @@ export async function runNightlyBench(args: string[]): Promise<void> {
     console.log(
       `  orchestration overhead at ${last.events}: ${(last.orchestrationOverheadShare * 100).toFixed(1)}% (target < 10%)`,
     );
-    const out = path.join(repoRoot, 'test-output', 'bench');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(
-      path.join(out, 'nightly.json'),
-      JSON.stringify({ when: new Date().toISOString(), runs, scale }, null, 2),
-    );
-    console.log(`  full results: test-output/bench/nightly.json`);
+    const file = writeBenchResult('nightly', { when: new Date().toISOString(), runs, scale });
+    console.log(`  full results: ${file}`);
   } finally {
-    await adapters.close();
-    await connection.close();
+    await ctx.close();
   }
   await sleep(0);
 }
