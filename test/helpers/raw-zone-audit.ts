@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import type { KafkaPort } from '../../src/ports/kafka';
 import type { ObjectStore } from '../../src/ports/object-store';
 
 export interface AuditedObject {
@@ -80,4 +82,21 @@ export async function auditRawZone(
       problems.push(`offset ${id} is beyond the high watermark`);
   }
   return { objects, byOffset, problems };
+}
+
+/**
+ * Audits a pin topic against its current high watermarks and asserts the contract held: no
+ * problem, and exactly one stored line per offset Kafka holds. Returns the audit and that total.
+ */
+export async function assertExactlyOnce(
+  ports: { kafka: KafkaPort; store: ObjectStore },
+  bucket: string,
+  topic: string,
+): Promise<{ audit: RawZoneAudit; total: number }> {
+  const marks = new Map((await ports.kafka.watermarks(topic)).map((m) => [m.partition, m.high]));
+  const audit = await auditRawZone(ports.store, bucket, topic, 'pin', marks);
+  assert.deepEqual(audit.problems, []);
+  const total = [...marks.values()].reduce((a, b) => a + b, 0);
+  assert.equal(audit.byOffset.size, total);
+  return { audit, total };
 }

@@ -18,7 +18,7 @@ import {
   waitForOutput,
   type Spawned,
 } from '../helpers/processes';
-import { auditRawZone } from '../helpers/raw-zone-audit';
+import { assertExactlyOnce } from '../helpers/raw-zone-audit';
 import { repoRoot, stackConfig, stackEnv, uniqueName } from '../helpers/stack';
 
 /**
@@ -130,17 +130,6 @@ describe('ingestion under faults (real processes, real services)', function () {
     }
   }
 
-  async function assertExactlyOnce(topic: string, bucket: string) {
-    const marks = new Map(
-      (await adapters.kafka.watermarks(topic)).map((m) => [m.partition, m.high]),
-    );
-    const audit = await auditRawZone(adapters.store, bucket, topic, 'pin', marks);
-    assert.deepEqual(audit.problems, []);
-    const total = [...marks.values()].reduce((a, b) => a + b, 0);
-    assert.equal(audit.byOffset.size, total);
-    return { audit, total };
-  }
-
   async function startIngest(pipelineId: string, taskQueue: string) {
     return client.workflow.start(ingestTopic, {
       taskQueue,
@@ -180,7 +169,7 @@ describe('ingestion under faults (real processes, real services)', function () {
     await handle.result();
     assert.ok(kills >= 4, `killed the worker ${kills} times`);
 
-    const { audit, total } = await assertExactlyOnce(topic, bucket);
+    const { audit, total } = await assertExactlyOnce(adapters, bucket, topic);
     assert.equal(total, count, 'one Kafka record per acknowledged post');
     const indexes = new Set(
       [...audit.byOffset.values()].map((v) => (JSON.parse(v.line) as { index: number }).index),
@@ -212,7 +201,7 @@ describe('ingestion under faults (real processes, real services)', function () {
     await waitUntil(handle, (p) => p.totals.lag === 0 && p.totals.recordsWritten >= total);
     await handle.signal(stopSignal);
     await handle.result();
-    const checked = await assertExactlyOnce(topic, bucket);
+    const checked = await assertExactlyOnce(adapters, bucket, topic);
     assert.ok(checked.total >= 30_000);
     await kill(worker);
   });
@@ -231,7 +220,7 @@ describe('ingestion under faults (real processes, real services)', function () {
     await waitUntil(handle, (p) => p.totals.lag === 0 && p.totals.recordsWritten >= 20_000);
     await handle.signal(stopSignal);
     await handle.result();
-    await assertExactlyOnce(topic, bucket);
+    await assertExactlyOnce(adapters, bucket, topic);
 
     // Both processes ran sink batches (from their own Prometheus metrics).
     for (const w of [a, b]) {
