@@ -39,11 +39,6 @@ export function createKafka(options: KafkajsOptions): Kafka {
   });
 }
 
-/**
- * Kafka over kafkajs. One admin and one idempotent producer are created lazily and reused;
- * reads use a short-lived consumer (kafkajs has no manual partition assignment), so they need
- * no committed state and never disturb the ingestion consumer group.
- */
 function isUnknownTopic(err: unknown): boolean {
   for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
     if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
@@ -51,6 +46,12 @@ function isUnknownTopic(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Kafka over kafkajs. One admin and one idempotent producer (behind a group-commit coalescer)
+ * are created lazily and reused. Reads go through one long-lived PartitionReader per partition
+ * (kafkajs has no manual assignment: each reader is a consumer of its own group that never
+ * commits), so they need no committed state and never disturb the ingestion consumer group.
+ */
 export class KafkajsKafka implements KafkaPort {
   private admin?: Promise<Admin>;
   private producer?: Promise<Producer>;
