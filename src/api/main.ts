@@ -1,3 +1,4 @@
+import '../quiet-warnings';
 import { createAdapters } from '../adapters/create-adapters';
 import { ConfigError, loadConfig } from '../config';
 import { createIngestServer } from './server';
