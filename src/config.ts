@@ -59,6 +59,11 @@ export const envSchema = z.object({
     .default('5eedcafe0001'),
   PINPIPE_API_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(8).optional()),
   PINPIPE_API_PORT: port.default(8082),
+  /** 127.0.0.1 locally; 0.0.0.0 on the EC2 client host, behind its security group. */
+  PINPIPE_API_HOST: z
+    .string()
+    .regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'expected an IP address to listen on, e.g. 127.0.0.1')
+    .default('127.0.0.1'),
   PINPIPE_METRICS_PORT: port.default(9464),
 });
 
@@ -83,7 +88,7 @@ export interface Config {
   kafka: { brokers: string[]; clientId: string };
   aws: AwsConfig;
   pipelineId: string;
-  api: { port: number; token?: string };
+  api: { port: number; host: string; token?: string };
   metrics: { port: number };
 }
 
@@ -147,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pipelineId: e.PINPIPE_PIPELINE_ID,
     api: {
       port: e.PINPIPE_API_PORT,
+      host: e.PINPIPE_API_HOST,
       ...(e.PINPIPE_API_TOKEN ? { token: e.PINPIPE_API_TOKEN } : {}),
     },
     metrics: { port: e.PINPIPE_METRICS_PORT },

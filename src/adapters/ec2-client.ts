@@ -1,8 +1,11 @@
 import {
+  DescribeImagesCommand,
+  DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeRegionsCommand,
   EC2Client,
   RunInstancesCommand,
+  StartInstancesCommand,
   TerminateInstancesCommand,
   type Instance,
 } from '@aws-sdk/client-ec2';
@@ -26,6 +29,7 @@ function toInfo(i: Instance): InstanceInfo {
     ...(i.InstanceType ? { instanceType: i.InstanceType } : {}),
     ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
     ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
+    ...(i.LaunchTime ? { launchTime: i.LaunchTime.toISOString() } : {}),
     tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
   };
 }
@@ -96,6 +100,57 @@ export class AwsEc2 implements Ec2Port {
   async terminateInstances(instanceIds: string[]): Promise<void> {
     if (instanceIds.length === 0) return;
     await this.ec2.send(new TerminateInstancesCommand({ InstanceIds: instanceIds }));
+  }
+
+  async startInstances(instanceIds: string[]): Promise<void> {
+    if (instanceIds.length === 0) return;
+    await this.ec2.send(new StartInstancesCommand({ InstanceIds: instanceIds }));
+  }
+
+  async statusChecksPassed(instanceId: string): Promise<boolean> {
+    const out = await this.ec2.send(
+      new DescribeInstanceStatusCommand({ InstanceIds: [instanceId], IncludeAllInstances: true }),
+    );
+    const s = out.InstanceStatuses?.[0];
+    return (
+      s?.InstanceState?.Name === 'running' &&
+      s.InstanceStatus?.Status === 'ok' &&
+      s.SystemStatus?.Status === 'ok'
+    );
+  }
+
+  async describeImage(imageId: string): Promise<{ imageId: string; name?: string } | undefined> {
+    try {
+      const out = await this.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+      const image = out.Images?.[0];
+      if (!image?.ImageId) return undefined;
+      return { imageId: image.ImageId, ...(image.Name ? { name: image.Name } : {}) };
+    } catch (err) {
+      const name = (err as { name?: string }).name ?? '';
+      if (name.startsWith('InvalidAMIID')) return undefined;
+      throw err;
+    }
+  }
+
+  async latestImage(namePattern: string, owner: string): Promise<string | undefined> {
+    const out = await this.ec2.send(
+      new DescribeImagesCommand({
+        Owners: [owner],
+        Filters: [
+          { Name: 'name', Values: [namePattern] },
+          { Name: 'state', Values: ['available'] },
+        ],
+      }),
+    );
+    const newest = (out.Images ?? [])
+      .filter((i) => i.ImageId)
+      // Newest first; the name (which carries the release date) breaks ties.
+      .sort((a, b) =>
+        `${b.CreationDate ?? ''}|${b.Name ?? ''}`.localeCompare(
+          `${a.CreationDate ?? ''}|${a.Name ?? ''}`,
+        ),
+      )[0];
+    return newest?.ImageId;
   }
 
   async describeRegions(): Promise<string[]> {

@@ -106,6 +106,12 @@ export class KafkajsKafka implements KafkaPort {
     if (present.length > 0) await this.resetProducer();
   }
 
+  async increasePartitions(topic: string, count: number): Promise<void> {
+    const admin = await this.getAdmin();
+    await admin.createPartitions({ topicPartitions: [{ topic, count }] });
+    this.metadata.delete(topic);
+  }
+
   async partitionCount(topic: string): Promise<number | undefined> {
     const partitions = await this.partitionsOf(topic, true);
     return partitions?.length;

@@ -2,6 +2,11 @@ import {
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetBucketEncryptionCommand,
+  GetPublicAccessBlockCommand,
+  PutBucketEncryptionCommand,
+  PutPublicAccessBlockCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -12,6 +17,9 @@ import {
 } from '@aws-sdk/client-s3';
 import type { AwsConfig } from '../config';
 import type {
+  BucketSecurity,
+  BucketSecurityWanted,
+  SecuritySetting,
   ObjectHead,
   ObjectInfo,
   ObjectRef,
@@ -167,6 +175,69 @@ export class S3ObjectStore implements ObjectStore {
     } while (token);
   }
 
+  async deleteMany(bucket: string, keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    if (keys.length > 1000) throw new Error('deleteMany takes at most 1,000 keys per call');
+    const out = await this.s3.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+      }),
+    );
+    const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+    if (failed.length > 0) {
+      const first = failed[0];
+      throw new Error(
+        `could not delete ${failed.length} object(s) in ${bucket}, e.g. ${first?.Key}: ${first?.Code} ${first?.Message}`,
+      );
+    }
+  }
+
+  async bucketSecurity(bucket: string): Promise<BucketSecurity> {
+    const encryption = await probeSetting(async () => {
+      const out = await this.s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
+      return (out.ServerSideEncryptionConfiguration?.Rules ?? []).length > 0;
+    }, 'ServerSideEncryptionConfigurationNotFoundError');
+    const publicAccessBlock = await probeSetting(async () => {
+      const out = await this.s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
+      const c = out.PublicAccessBlockConfiguration;
+      return Boolean(
+        c?.BlockPublicAcls && c.BlockPublicPolicy && c.IgnorePublicAcls && c.RestrictPublicBuckets,
+      );
+    }, 'NoSuchPublicAccessBlockConfiguration');
+    return { encryption, publicAccessBlock };
+  }
+
+  async secureBucket(bucket: string, wanted: BucketSecurityWanted): Promise<BucketSecurity> {
+    const current = await this.bucketSecurity(bucket);
+    if (wanted.encryption && current.encryption === 'off') {
+      await this.s3.send(
+        new PutBucketEncryptionCommand({
+          Bucket: bucket,
+          ServerSideEncryptionConfiguration: {
+            Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+          },
+        }),
+      );
+      current.encryption = 'on';
+    }
+    if (wanted.blockPublicAccess && current.publicAccessBlock === 'off') {
+      await this.s3.send(
+        new PutPublicAccessBlockCommand({
+          Bucket: bucket,
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            IgnorePublicAcls: true,
+            BlockPublicPolicy: true,
+            RestrictPublicBuckets: true,
+          },
+        }),
+      );
+      current.publicAccessBlock = 'on';
+    }
+    return current;
+  }
+
   async delete(ref: ObjectRef): Promise<void> {
     try {
       await this.s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
@@ -184,5 +255,19 @@ export class S3ObjectStore implements ObjectStore {
       ContentType: input.contentType ?? 'application/octet-stream',
       Metadata: input.metadata ?? {},
     };
+  }
+}
+
+/** Reads one bucket setting: `off` when the server says it is not configured, `unsupported` on 501. */
+async function probeSetting(
+  read: () => Promise<boolean>,
+  notConfiguredCode: string,
+): Promise<SecuritySetting> {
+  try {
+    return (await read()) ? 'on' : 'off';
+  } catch (err) {
+    if (status(err) === 501 || errorName(err) === 'NotImplemented') return 'unsupported';
+    if (errorName(err) === notConfiguredCode || isNotFound(err)) return 'off';
+    throw err;
   }
 }

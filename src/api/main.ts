@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../config';
 import { createIngestServer } from './server';
 
 /**
- * The ingest API composition root: config → Kafka adapter → HTTP server on 127.0.0.1.
+ * The ingest API composition root: config → Kafka adapter → HTTP server (127.0.0.1 unless PINPIPE_API_HOST says otherwise).
  * SIGINT/SIGTERM: stop accepting, let in-flight requests finish, disconnect Kafka, exit 0.
  */
 async function main(): Promise<void> {
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   });
   let address;
   try {
-    address = await api.listen(config.api.port, '127.0.0.1');
+    address = await api.listen(config.api.port, config.api.host);
   } catch (err) {
     await adapters.close();
     throw err;

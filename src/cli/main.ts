@@ -3,7 +3,9 @@ import { Command } from 'commander';
 import { registerIngestCommands } from './commands/ingest';
 import { registerEmulateCommand } from './commands/emulate';
 import { registerNightlyCommands } from './commands/nightly';
+import { registerReportCommand } from './commands/report';
 import { registerStackCommands } from './commands/stack';
+import { registerWorkerApiCommands } from './commands/worker-api';
 
 /** The `pinpipe` command. Each subcommand lives in ./commands and registers itself here. */
 export function buildProgram(): Command {
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   registerEmulateCommand(program);
   registerIngestCommands(program);
   registerNightlyCommands(program);
+  registerReportCommand(program);
+  registerWorkerApiCommands(program);
   return program;
 }
 

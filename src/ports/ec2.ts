@@ -8,6 +8,8 @@ export interface InstanceInfo {
   privateIp?: string;
   publicIp?: string;
   tags: Record<string, string>;
+  /** ISO time; orders duplicates so the oldest is kept. */
+  launchTime?: string;
 }
 
 export interface RunInstanceInput {
@@ -28,5 +30,12 @@ export interface Ec2Port {
   runInstance(input: RunInstanceInput): Promise<InstanceInfo>;
   describeInstance(instanceId: string): Promise<InstanceInfo | undefined>;
   terminateInstances(instanceIds: string[]): Promise<void>;
+  startInstances(instanceIds: string[]): Promise<void>;
+  /** True when the instance is running and both its system and instance status checks pass. */
+  statusChecksPassed(instanceId: string): Promise<boolean>;
   describeRegions(): Promise<string[]>;
+  /** The image, or undefined when the region has no such AMI (EC2 would reject a launch). */
+  describeImage(imageId: string): Promise<{ imageId: string; name?: string } | undefined>;
+  /** The newest image whose name matches the pattern (`*` wildcards), e.g. Amazon Linux 2023. */
+  latestImage(namePattern: string, owner: string): Promise<string | undefined>;
 }

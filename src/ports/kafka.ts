@@ -64,6 +64,8 @@ export interface KafkaPort {
   ensureTopics(topics: TopicSpec[]): Promise<{ created: string[] }>;
   listTopics(): Promise<string[]>;
   deleteTopics(names: string[]): Promise<void>;
+  /** Raises a topic's partition count (Kafka cannot lower it). */
+  increasePartitions(topic: string, count: number): Promise<void>;
   /** Partition count of a topic, or undefined when it does not exist. */
   partitionCount(topic: string): Promise<number | undefined>;
   /** Idempotent producer, acks=all. Returns each record's partition and offset, in input order. */

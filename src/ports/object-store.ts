@@ -46,4 +46,23 @@ export interface ObjectStore {
   list(input: { bucket: string; prefix: string; pageSize?: number }): AsyncIterable<ObjectInfo>;
   /** Deleting a missing object is fine (S3 semantics). */
   delete(ref: ObjectRef): Promise<void>;
+  /** Deletes up to 1,000 keys in one request; missing keys are fine. */
+  deleteMany(bucket: string, keys: string[]): Promise<void>;
+  /** Default encryption and public-access block, as far as the server reports them. */
+  bucketSecurity(bucket: string): Promise<BucketSecurity>;
+  /** Turns on what is asked; a server without the feature answers `unsupported`, not an error. */
+  secureBucket(bucket: string, wanted: BucketSecurityWanted): Promise<BucketSecurity>;
+}
+
+/** `unsupported`: the server does not implement the setting (versitygw, some S3 clones). */
+export type SecuritySetting = 'on' | 'off' | 'unsupported';
+
+export interface BucketSecurity {
+  encryption: SecuritySetting;
+  publicAccessBlock: SecuritySetting;
+}
+
+export interface BucketSecurityWanted {
+  encryption: boolean;
+  blockPublicAccess: boolean;
 }

@@ -1,13 +1,20 @@
 import { createProbeActivities } from '../activities/probe-activities';
 import { createNightlyActivities } from '../activities/nightly-activities';
 import { createSinkActivities } from '../activities/sink-activities';
+import { createProvisionActivities } from '../activities/provision-activities';
+import { createTeardownActivities } from '../activities/teardown-activities';
 import type { Adapters } from '../adapters/create-adapters';
+import type { PipelineControl } from '../ports/pipeline-control';
 
 /** Every activity the `pinpipe` task queue serves, wired to the given ports. */
-export function createActivities(adapters: Pick<Adapters, 'store' | 'kafka' | 'ec2'>) {
+export function createActivities(
+  adapters: Pick<Adapters, 'store' | 'kafka' | 'ec2'> & { control: PipelineControl },
+) {
   return {
     ...createProbeActivities(adapters),
     ...createSinkActivities(adapters),
     ...createNightlyActivities(adapters),
+    ...createProvisionActivities(adapters),
+    ...createTeardownActivities(adapters),
   };
 }

@@ -1,6 +1,8 @@
 import '../quiet-warnings';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createAdapters } from '../adapters/create-adapters';
+import { TemporalControl } from '../adapters/temporal-control';
 import { ConfigError, loadConfig } from '../config';
 import { createActivities } from './create-activities';
 
@@ -17,6 +19,11 @@ async function main(): Promise<void> {
     },
   });
   const connection = await NativeConnection.connect(config.temporal.connect.connectionOptions);
+  // Provisioning starts the ingestion workflows and applies the schedule: a client of its own.
+  const clientConnection = await Connection.connect(config.temporal.connect.connectionOptions);
+  const control = new TemporalControl(
+    new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
+  );
   const adapters = createAdapters(config);
   try {
     const worker = await Worker.create({
@@ -24,7 +31,7 @@ async function main(): Promise<void> {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       workflowsPath: require.resolve('../workflows'),
-      activities: createActivities(adapters),
+      activities: createActivities({ ...adapters, control }),
       shutdownGraceTime: '10 seconds',
     });
     console.log(
@@ -34,6 +41,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await adapters.close();
+    await clientConnection.close();
     await connection.close();
   }
 }

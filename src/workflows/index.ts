@@ -4,3 +4,5 @@ export { ingestTopic } from './ingest-topic';
 export { cleanTable } from './clean-table';
 export { nightlyBatch } from './nightly-batch';
 export { backfill } from './backfill';
+export { provisionPipeline } from './provision-pipeline';
+export { teardownPipeline } from './teardown-pipeline';

@@ -20,6 +20,9 @@ describe('replay of saved workflow histories', function () {
     assert.ok(files.includes('ingest-topic-continued-as-new.json'));
     assert.ok(files.includes('nightly-batch.json'));
     assert.ok(files.includes('clean-table.json'));
+    assert.ok(files.includes('provision-pipeline-corrected.json'));
+    assert.ok(files.includes('provision-pipeline-aborted.json'));
+    assert.ok(files.includes('teardown-pipeline-keep-data.json'));
   });
 
   for (const file of files) {

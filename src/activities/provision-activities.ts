@@ -1,0 +1,309 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ResourceRecord, StepResult } from '../domain/provision-steps';
+import { TABLES, topicFor } from '../domain/tables';
+import type { KafkaPort } from '../ports/kafka';
+import type { ObjectStore } from '../ports/object-store';
+import type { Ec2Port } from '../ports/ec2';
+import type { PipelineControl } from '../ports/pipeline-control';
+import { scheduleDifferences } from '../ports/pipeline-control';
+import { createClientHostActivity } from './client-host-activity';
+
+/**
+ * The provisioning steps' side effects. Each activity is idempotent: it looks before it acts,
+ * adopts what exists, and in plan mode only looks. Results name every resource and how to
+ * delete it, which is what the inventory (and teardown) are built from.
+ */
+
+export type Mode = 'apply' | 'plan';
+
+export interface ValidateTargetInput {
+  target: 'local' | 'aws';
+  region: string;
+  bucket: string;
+}
+
+export interface EnsureBucketInput {
+  bucket: string;
+  encryption: boolean;
+  blockPublicAccess: boolean;
+  mode: Mode;
+}
+
+export interface EnsureTopicsInput {
+  pipelineId: string;
+  partitions: number;
+  replicationFactor: number;
+  retentionMs: number;
+  mode: Mode;
+}
+
+export interface CheckEndpointInput {
+  url: string;
+  readyTimeoutSeconds: number;
+  mode: Mode;
+}
+
+export interface EnsureIngestionInput {
+  pipelineId: string;
+  taskQueue: string;
+  maxRecords?: number;
+  maxBytes?: number;
+  rotateIntervalMs?: number;
+  mode: Mode;
+}
+
+export interface EnsureScheduleInput {
+  pipelineId: string;
+  taskQueue: string;
+  cron: string;
+  timezone: string;
+  paused: boolean;
+  mode: Mode;
+}
+
+export interface ProvisionPorts {
+  store: ObjectStore;
+  kafka: KafkaPort;
+  ec2: Ec2Port;
+  control: PipelineControl;
+  /** GET a URL; the status code, or an error when nothing answers. Defaults to fetch. */
+  httpStatus?: (url: string) => Promise<number>;
+}
+
+export const ingestWorkflowIdFor = (pipelineId: string, table: string) =>
+  `ingest-${pipelineId}-${table}`;
+export const nightlyScheduleIdFor = (pipelineId: string) => `nightly-${pipelineId}`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function fetchStatus(url: string): Promise<number> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  await res.body?.cancel();
+  return res.status;
+}
+
+export function createProvisionActivities(ports: ProvisionPorts) {
+  const { store, kafka, ec2, control } = ports;
+  const httpStatus = ports.httpStatus ?? fetchStatus;
+
+  async function validateTarget(input: ValidateTargetInput): Promise<StepResult> {
+    Context.current().heartbeat();
+    const regions = await ec2.describeRegions();
+    if (!regions.includes(input.region)) {
+      throw ApplicationFailure.nonRetryable(
+        `region ${input.region} is not offered by this EC2 endpoint (it offers ${regions.slice(0, 6).join(', ')}…): set region`,
+        'InvalidConfig',
+      );
+    }
+    // Reachability of the data services: a listing each, so bad endpoints fail here, early.
+    const topics = await kafka.listTopics();
+    const bucketFound = await store.bucketExists(input.bucket);
+    return {
+      resources: [],
+      summary: `${input.target} target, region ${input.region}: EC2, Kafka (${topics.length} topics) and S3 answer; bucket ${bucketFound ? 'exists' : 'to create'}`,
+    };
+  }
+
+  async function ensureBucket(input: EnsureBucketInput): Promise<StepResult> {
+    Context.current().heartbeat();
+    const deleteHow = `pinpipe teardown --delete-data (empties and deletes s3://${input.bucket})`;
+    const exists = await store.bucketExists(input.bucket);
+    if (input.mode === 'plan') {
+      if (!exists) return one({ kind: 'bucket', id: input.bucket, outcome: 'create', deleteHow });
+      const sec = await store.bucketSecurity(input.bucket);
+      const missing = [
+        input.encryption && sec.encryption === 'off' ? 'default encryption is off' : '',
+        input.blockPublicAccess && sec.publicAccessBlock === 'off'
+          ? 'public access not blocked'
+          : '',
+      ].filter(Boolean);
+      return one({
+        kind: 'bucket',
+        id: input.bucket,
+        outcome: missing.length ? 'differs' : 'exists',
+        detail: missing.length ? missing.join('; ') : securityText(sec),
+        deleteHow,
+      });
+    }
+    const { created } = await store.ensureBucket(input.bucket);
+    const before = created ? undefined : await store.bucketSecurity(input.bucket);
+    const after = await store.secureBucket(input.bucket, {
+      encryption: input.encryption,
+      blockPublicAccess: input.blockPublicAccess,
+    });
+    const changed =
+      before !== undefined &&
+      (before.encryption !== after.encryption ||
+        before.publicAccessBlock !== after.publicAccessBlock);
+    return one({
+      kind: 'bucket',
+      id: input.bucket,
+      outcome: created ? 'created' : changed ? 'updated' : 'exists',
+      detail: securityText(after),
+      deleteHow,
+    });
+  }
+
+  async function ensureTopics(input: EnsureTopicsInput): Promise<StepResult> {
+    Context.current().heartbeat();
+    const resources: ResourceRecord[] = [];
+    for (const table of TABLES) {
+      const topic = topicFor(input.pipelineId, table);
+      const deleteHow = `pinpipe teardown --delete-data (deletes topic ${topic})`;
+      const have = await kafka.partitionCount(topic);
+      const want = input.partitions;
+      if (have === undefined) {
+        if (input.mode === 'apply') {
+          await kafka.ensureTopics([
+            {
+              name: topic,
+              partitions: want,
+              replicationFactor: input.replicationFactor,
+              configs: { 'retention.ms': String(input.retentionMs) },
+            },
+          ]);
+        }
+        const outcome = input.mode === 'apply' ? 'created' : 'create';
+        resources.push({
+          kind: 'topic',
+          id: topic,
+          outcome,
+          detail: `${want} partitions`,
+          deleteHow,
+        });
+      } else if (have < want) {
+        if (input.mode === 'apply') await kafka.increasePartitions(topic, want);
+        resources.push({
+          kind: 'topic',
+          id: topic,
+          outcome: input.mode === 'apply' ? 'updated' : 'differs',
+          detail: `${have} partitions, ${want} asked`,
+          deleteHow,
+        });
+      } else {
+        const detail =
+          have > want
+            ? `${have} partitions (${want} asked; Kafka cannot shrink)`
+            : `${have} partitions`;
+        resources.push({ kind: 'topic', id: topic, outcome: 'exists', detail, deleteHow });
+      }
+      Context.current().heartbeat();
+    }
+    return { resources, summary: resources.map((r) => `${r.id} ${r.outcome}`).join(', ') };
+  }
+
+  async function checkEndpoint(input: CheckEndpointInput): Promise<StepResult> {
+    const healthz = new URL('/healthz', input.url).toString();
+    const deadline = Date.now() + (input.mode === 'plan' ? 0 : input.readyTimeoutSeconds * 1000);
+    let last: string;
+    do {
+      Context.current().heartbeat();
+      try {
+        const status = await httpStatus(healthz);
+        if (status === 200) {
+          return one({
+            kind: 'endpoint',
+            id: input.url,
+            outcome: 'exists',
+            detail: `${healthz} answers 200`,
+          });
+        }
+        last = `${healthz} answered ${status}`;
+      } catch (err) {
+        last = `${healthz} did not answer: ${(err as Error).message}`;
+      }
+      if (Date.now() < deadline) await sleep(1_000);
+    } while (Date.now() < deadline);
+    if (input.mode === 'plan') {
+      return one({ kind: 'endpoint', id: input.url, outcome: 'create', detail: last });
+    }
+    throw new Error(`${last} (waited ${input.readyTimeoutSeconds} s; is the ingest API running?)`);
+  }
+
+  async function ensureIngestion(input: EnsureIngestionInput): Promise<StepResult> {
+    const resources: ResourceRecord[] = [];
+    for (const table of TABLES) {
+      Context.current().heartbeat();
+      const workflowId = ingestWorkflowIdFor(input.pipelineId, table);
+      const deleteHow = `pinpipe ingest stop --pipeline ${input.pipelineId} --table ${table}`;
+      if (input.mode === 'plan') {
+        const running = (await control.workflowPresence(workflowId)) === 'running';
+        resources.push({
+          kind: 'workflow',
+          id: workflowId,
+          outcome: running ? 'exists' : 'create',
+          deleteHow,
+        });
+        continue;
+      }
+      const { started } = await control.startIngestion({
+        workflowId,
+        taskQueue: input.taskQueue,
+        input: {
+          pipelineId: input.pipelineId,
+          table,
+          ...(input.maxRecords ? { maxRecords: input.maxRecords } : {}),
+          ...(input.maxBytes ? { maxBytes: input.maxBytes } : {}),
+          ...(input.rotateIntervalMs ? { rotateIntervalMs: input.rotateIntervalMs } : {}),
+        },
+      });
+      resources.push({
+        kind: 'workflow',
+        id: workflowId,
+        outcome: started ? 'created' : 'exists',
+        deleteHow,
+      });
+    }
+    return { resources, summary: resources.map((r) => `${r.id} ${r.outcome}`).join(', ') };
+  }
+
+  async function ensureSchedule(input: EnsureScheduleInput): Promise<StepResult> {
+    Context.current().heartbeat();
+    const scheduleId = nightlyScheduleIdFor(input.pipelineId);
+    const wanted = {
+      scheduleId,
+      pipelineId: input.pipelineId,
+      taskQueue: input.taskQueue,
+      cron: input.cron,
+      timezone: input.timezone,
+      paused: input.paused,
+    };
+    const deleteHow = `temporal schedule delete --schedule-id ${scheduleId}`;
+    const detail = `${input.cron} ${input.timezone}${input.paused ? ' (paused)' : ''}`;
+    if (input.mode === 'plan') {
+      const have = await control.describeSchedule(scheduleId);
+      const diffs = have ? scheduleDifferences(have, wanted) : [];
+      const outcome = !have ? 'create' : diffs.length ? 'differs' : 'exists';
+      return one({
+        kind: 'schedule',
+        id: scheduleId,
+        outcome,
+        detail: diffs.join('; ') || detail,
+        deleteHow,
+      });
+    }
+    const outcome = await control.upsertSchedule(wanted);
+    return one({ kind: 'schedule', id: scheduleId, outcome, detail, deleteHow });
+  }
+
+  return {
+    validateTarget,
+    ensureBucket,
+    ensureTopics,
+    ensureClientHost: createClientHostActivity(ec2),
+    checkEndpoint,
+    ensureIngestion,
+    ensureSchedule,
+  };
+}
+
+export type ProvisionActivities = ReturnType<typeof createProvisionActivities>;
+
+function one(resource: ResourceRecord): StepResult {
+  const detail = resource.detail ? ` (${resource.detail})` : '';
+  return { resources: [resource], summary: `${resource.id} ${resource.outcome}${detail}` };
+}
+
+function securityText(sec: { encryption: string; publicAccessBlock: string }): string {
+  return `encryption ${sec.encryption}, public access block ${sec.publicAccessBlock}`;
+}

@@ -1,0 +1,188 @@
+/**
+ * The provisioning steps, their visible state, the resources they record and the inventory
+ * teardown works from. Pure: the workflow keeps this state, the query and the Web UI show it.
+ */
+
+export const PROVISION_STEPS = [
+  'validate',
+  'bucket',
+  'topics',
+  'client-host',
+  'endpoint',
+  'ingestion',
+  'schedule',
+  'inventory',
+] as const;
+export type ProvisionStep = (typeof PROVISION_STEPS)[number];
+
+export function isProvisionStep(value: unknown): value is ProvisionStep {
+  return typeof value === 'string' && (PROVISION_STEPS as readonly string[]).includes(value);
+}
+
+export const STEP_TITLES: Record<ProvisionStep, string> = {
+  validate: 'Validate config and credentials',
+  bucket: 'Ensure bucket',
+  topics: 'Ensure topics',
+  'client-host': 'Ensure EC2 client host',
+  endpoint: 'Ensure ingest endpoint answers /healthz',
+  ingestion: 'Start the ingestion workflows',
+  schedule: 'Apply the nightly schedule',
+  inventory: 'Record the inventory',
+};
+
+export type ResourceKind = 'bucket' | 'topic' | 'instance' | 'endpoint' | 'workflow' | 'schedule';
+
+/**
+ * What a step found or did to one resource. Apply mode: created / exists / updated.
+ * Plan mode: create / exists / differs (nothing is changed).
+ */
+export type ResourceOutcome = 'created' | 'exists' | 'updated' | 'create' | 'differs';
+
+export interface ResourceRecord {
+  kind: ResourceKind;
+  /** The resource's own id: bucket name, topic name, instance id, URL, workflow id, schedule id. */
+  id: string;
+  outcome: ResourceOutcome;
+  /** Why it differs, what was updated, or a fact worth showing (partitions, state). */
+  detail?: string;
+  /** How a person (or teardown) deletes it. Absent for things there is nothing to delete. */
+  deleteHow?: string;
+}
+
+export interface StepResult {
+  resources: ResourceRecord[];
+  /** One line for the checklist and the activity summary. */
+  summary: string;
+  /** Facts later steps need (the client host's public IP for the endpoint URL). */
+  outputs?: Record<string, string>;
+}
+
+export type StepStatus =
+  'pending' | 'running' | 'done' | 'failed' | 'awaiting-correction' | 'skipped' | 'undone';
+
+export interface StepState {
+  step: ProvisionStep;
+  title: string;
+  status: StepStatus;
+  /** Attempts made so far (1 while the first runs). */
+  attempt: number;
+  maxAttempts: number;
+  summary?: string;
+  /** The last error, kept while retrying and when parked. */
+  error?: string;
+  resources: ResourceRecord[];
+}
+
+export function initialSteps(maxAttempts: number): StepState[] {
+  return PROVISION_STEPS.map((step) => ({
+    step,
+    title: STEP_TITLES[step],
+    status: 'pending',
+    attempt: 0,
+    maxAttempts,
+    resources: [],
+  }));
+}
+
+export interface InventoryEntry {
+  kind: ResourceKind;
+  id: string;
+  deleteHow: string;
+  /** A topic or the bucket: deleted by teardown only with `deleteData`. */
+  holdsData: boolean;
+}
+
+export interface Inventory {
+  pipelineId: string;
+  target: 'local' | 'aws';
+  region: string;
+  bucket: string;
+  /** The workflow run that last recorded it. */
+  recordedBy: string;
+  resources: InventoryEntry[];
+}
+
+/** Where the inventory lives: in the pipeline's own bucket, next to the data it describes. */
+export const INVENTORY_KEY = '_pinpipe/inventory.json';
+
+const DATA_KINDS: ReadonlySet<ResourceKind> = new Set(['bucket', 'topic']);
+
+/** Every deletable resource the steps reported, in creation order, once each. */
+export function inventoryEntries(steps: readonly StepState[]): InventoryEntry[] {
+  const seen = new Set<string>();
+  const entries: InventoryEntry[] = [];
+  for (const s of steps) {
+    for (const r of s.resources) {
+      const key = `${r.kind}:${r.id}`;
+      if (r.deleteHow === undefined || seen.has(key)) continue;
+      seen.add(key);
+      entries.push({
+        kind: r.kind,
+        id: r.id,
+        deleteHow: r.deleteHow,
+        holdsData: DATA_KINDS.has(r.kind),
+      });
+    }
+  }
+  return entries;
+}
+
+/** Resources this run created (not adopted), newest first: what `abort` removes. */
+export function createdByRun(steps: readonly StepState[]): ResourceRecord[] {
+  return steps
+    .flatMap((s) => s.resources)
+    .filter((r) => r.outcome === 'created')
+    .reverse();
+}
+
+/** Teardown order: ingestion first (it writes to the bucket), the bucket last. */
+const TEARDOWN_ORDER: readonly ResourceKind[] = [
+  'workflow',
+  'schedule',
+  'instance',
+  'endpoint',
+  'topic',
+  'bucket',
+];
+
+export function teardownOrder<T extends { kind: ResourceKind }>(items: readonly T[]): T[] {
+  return [...items].sort((a, b) => TEARDOWN_ORDER.indexOf(a.kind) - TEARDOWN_ORDER.indexOf(b.kind));
+}
+
+const STATUS_MARK: Record<StepStatus, string> = {
+  pending: '[ ]',
+  running: '[~]',
+  done: '[x]',
+  failed: '[!]',
+  'awaiting-correction': '[?]',
+  skipped: '[-]',
+  undone: '[u]',
+};
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** The Web UI's current details: a markdown checklist, one row per step. */
+export function checklistMarkdown(
+  heading: string,
+  steps: readonly StepState[],
+  footer?: string,
+): string {
+  const rows = steps.map((s) => {
+    const attempt = s.attempt === 0 ? '' : `${s.attempt}/${s.maxAttempts}`;
+    const result =
+      s.status === 'awaiting-correction' || s.status === 'failed'
+        ? `**${cell(s.error ?? 'failed')}**`
+        : cell(s.summary ?? (s.status === 'running' && s.error ? `retrying: ${s.error}` : ''));
+    return `| ${STATUS_MARK[s.status]} | ${s.title} | ${s.status} | ${attempt} | ${result} |`;
+  });
+  return [
+    `### ${heading}`,
+    '',
+    '| | step | status | attempt | result |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+    ...(footer ? ['', footer] : []),
+  ].join('\n');
+}

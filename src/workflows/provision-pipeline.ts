@@ -1,0 +1,392 @@
+import {
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ProvisionActivities } from '../activities/provision-activities';
+import type { TeardownActivities } from '../activities/teardown-activities';
+import { defaultClientUserData } from '../domain/client-user-data';
+import {
+  mergeCorrection,
+  parseProvisionInput,
+  type ProvisionInput,
+  type ProvisionSettings,
+} from '../domain/provision-input';
+import {
+  PROVISION_STEPS,
+  checklistMarkdown,
+  createdByRun,
+  initialSteps,
+  inventoryEntries,
+  type Inventory,
+  type ProvisionStep,
+  type ResourceRecord,
+  type StepResult,
+  type StepState,
+} from '../domain/provision-steps';
+import { rootMessage } from './failure-message';
+import { STEP_PROFILES, backoffMs } from './provision-profiles';
+import { PipelineId, PipelineStatus, PipelineStep } from './search-attributes';
+
+export type { ProvisionInput } from '../domain/provision-input';
+
+export type ProvisionStatus =
+  'running' | 'awaiting-correction' | 'aborting' | 'completed' | 'planned' | 'aborted';
+
+export interface ProvisionProgress {
+  pipelineId: string;
+  mode: 'apply' | 'plan';
+  status: ProvisionStatus;
+  /** The step running or parked; undefined before the first and after the last. */
+  currentStep?: ProvisionStep;
+  steps: StepState[];
+}
+
+export interface ProvisionResult extends ProvisionProgress {
+  /** Every resource the steps looked at, with create / exists / differs in plan mode. */
+  resources: ResourceRecord[];
+  inventory?: Inventory;
+}
+
+export interface RetryStepRequest {
+  /** The parked step (checked, when given, so a stale retry does not hit another step). */
+  step?: ProvisionStep;
+  /** Corrections merged into the run's input, e.g. `{ "clientHost": { "imageId": "ami-…" } }`. */
+  settings?: Record<string, unknown>;
+}
+
+export const progressQuery = defineQuery<ProvisionProgress>('progress');
+/** Retry the parked step, optionally with corrected settings. */
+export const retryStepUpdate = defineUpdate<{ step: ProvisionStep }, [RetryStepRequest]>(
+  'retryStep',
+);
+/** Give up on a parked run: remove what this run created, newest first, and complete. */
+export const abortUpdate = defineUpdate<{ removing: number }>('abort');
+
+const acts = proxyActivities<ProvisionActivities & TeardownActivities>(
+  STEP_PROFILES.validate.activity,
+);
+
+/** The local target's endpoint: the ingest API on its default port (DESIGN 8). */
+const LOCAL_API_URL = 'http://127.0.0.1:8082';
+
+/**
+ * The whole setup of a pipeline as one visible, resumable run: each step is an idempotent
+ * activity that looks before it acts; a step that runs out of attempts parks the run in
+ * `awaiting-correction` until a person sends `retryStep` (maybe with corrected settings) or
+ * `abort`. `mode: 'plan'` runs the same steps read-only and reports create / exists / differs.
+ */
+export async function provisionPipeline(rawInput: ProvisionInput): Promise<ProvisionResult> {
+  const parsed = parseProvisionInput(rawInput);
+  if (!parsed.ok) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid provisionPipeline input: ${parsed.reason}`,
+      'InvalidInput',
+    );
+  }
+  let input: ProvisionInput = rawInput;
+  let s: ProvisionSettings = parsed.settings;
+  const info = workflowInfo();
+  const steps = initialSteps(s.maxAttemptsPerStep);
+  const stateOf = (step: ProvisionStep) => steps.find((x) => x.step === step)!;
+  const outputs: Record<string, string> = {};
+  let status: ProvisionStatus = 'running';
+  let currentStep: ProvisionStep | undefined;
+  let decision: 'retry' | 'abort' | undefined;
+  let shownStatus = '';
+  let shownStep = '';
+  let inventory: Inventory | undefined;
+
+  const progress = (): ProvisionProgress => ({
+    pipelineId: s.pipelineId,
+    mode: s.mode,
+    status,
+    ...(currentStep ? { currentStep } : {}),
+    steps,
+  });
+
+  const publish = () => {
+    const heading = `${s.mode === 'plan' ? 'Plan' : 'Provisioning'} of pipeline ${s.pipelineId} (${s.target}, ${s.region}): ${status}`;
+    const parked = stateOf(currentStep ?? 'validate');
+    const footer =
+      status === 'awaiting-correction'
+        ? `Parked at **${parked.title}**. Send update \`retryStep\` (optionally \`{"settings":{…}}\`) or \`abort\`; or \`pinpipe provision retry|abort --pipeline ${s.pipelineId}\`.`
+        : undefined;
+    setCurrentDetails(checklistMarkdown(heading, steps, footer));
+    // Search attributes change only when the step or status does: no history churn per attempt.
+    if (shownStatus !== status || shownStep !== (currentStep ?? '')) {
+      upsertSearchAttributes([
+        { key: PipelineId, value: s.pipelineId },
+        { key: PipelineStatus, value: status },
+        ...(currentStep ? [{ key: PipelineStep, value: currentStep }] : []),
+      ]);
+      shownStatus = status;
+      shownStep = currentStep ?? '';
+    }
+  };
+
+  setHandler(progressQuery, progress);
+  setHandler(
+    retryStepUpdate,
+    (req) => {
+      if (req.settings !== undefined) {
+        input = mergeCorrection(input, req.settings) as ProvisionInput;
+        const again = parseProvisionInput(input);
+        if (again.ok) s = again.settings;
+      }
+      decision = 'retry';
+      return { step: currentStep! };
+    },
+    {
+      validator: (req: RetryStepRequest) => {
+        if (status !== 'awaiting-correction') {
+          throw new Error(`nothing to retry: the run is ${status}`);
+        }
+        if (req.step !== undefined && req.step !== currentStep) {
+          throw new Error(`the run is parked at ${currentStep}, not ${req.step}`);
+        }
+        if (req.settings !== undefined) {
+          const merged = mergeCorrection(input, req.settings) as { pipelineId?: unknown };
+          if (merged.pipelineId !== s.pipelineId) throw new Error('pipelineId cannot be corrected');
+          const again = parseProvisionInput(merged);
+          if (!again.ok) throw new Error(`invalid correction: ${again.reason}`);
+        }
+      },
+    },
+  );
+  setHandler(
+    abortUpdate,
+    () => {
+      decision = 'abort';
+      return { removing: createdByRun(steps).length };
+    },
+    {
+      validator: () => {
+        if (status !== 'awaiting-correction') {
+          throw new Error(
+            `abort is for a run parked in awaiting-correction; this one is ${status} (cancel it instead)`,
+          );
+        }
+      },
+    },
+  );
+
+  const mode = () => s.mode;
+  const endpointUrl = () =>
+    s.endpoint.url ??
+    (s.target === 'local'
+      ? LOCAL_API_URL
+      : outputs.publicIp
+        ? `http://${outputs.publicIp}:8082`
+        : undefined);
+
+  const work: Record<ProvisionStep, () => Promise<StepResult> | StepResult> = {
+    validate: () =>
+      call('validate', 'validateTarget', [
+        { target: s.target, region: s.region, bucket: s.bucketName },
+      ]),
+    bucket: () =>
+      call('bucket', 'ensureBucket', [
+        {
+          bucket: s.bucketName,
+          encryption: s.bucket.encryption,
+          blockPublicAccess: s.bucket.blockPublicAccess,
+          mode: mode(),
+        },
+      ]),
+    topics: () =>
+      call('topics', 'ensureTopics', [{ pipelineId: s.pipelineId, ...s.topics, mode: mode() }]),
+    'client-host': () =>
+      call('client-host', 'ensureClientHost', [
+        {
+          pipelineId: s.pipelineId,
+          mode: mode(),
+          ...(s.clientHost.imageId ? { imageId: s.clientHost.imageId } : {}),
+          instanceType: s.clientHost.instanceType,
+          ...(s.clientHost.subnetId ? { subnetId: s.clientHost.subnetId } : {}),
+          ...(s.clientHost.securityGroupIds
+            ? { securityGroupIds: s.clientHost.securityGroupIds }
+            : {}),
+          ...(s.clientHost.keyName ? { keyName: s.clientHost.keyName } : {}),
+          userData:
+            s.clientHost.userData ??
+            defaultClientUserData({
+              pipelineId: s.pipelineId,
+              kafkaBrokers: s.clientHost.kafkaBrokers,
+            }),
+          readyTimeoutSeconds: s.clientHost.readyTimeoutSeconds,
+          clientToken: `provision-${s.pipelineId}-${info.runId}`,
+        },
+      ]),
+    endpoint: () => {
+      const url = endpointUrl();
+      if (url === undefined) {
+        if (mode() === 'plan') {
+          return { resources: [], summary: 'on the client host once it has a public IP' };
+        }
+        throw ApplicationFailure.nonRetryable(
+          'the client host has no public IP: set endpoint.url (e.g. an API Gateway or load balancer URL)',
+          'InvalidConfig',
+        );
+      }
+      return call('endpoint', 'checkEndpoint', [
+        { url, readyTimeoutSeconds: s.endpoint.readyTimeoutSeconds, mode: mode() },
+      ]);
+    },
+    ingestion: () =>
+      call('ingestion', 'ensureIngestion', [
+        {
+          pipelineId: s.pipelineId,
+          taskQueue: info.taskQueue,
+          ...(s.ingestion.maxRecords ? { maxRecords: s.ingestion.maxRecords } : {}),
+          ...(s.ingestion.maxBytes ? { maxBytes: s.ingestion.maxBytes } : {}),
+          ...(s.ingestion.rotateIntervalMs
+            ? { rotateIntervalMs: s.ingestion.rotateIntervalMs }
+            : {}),
+          mode: mode(),
+        },
+      ]),
+    schedule: () =>
+      call('schedule', 'ensureSchedule', [
+        {
+          pipelineId: s.pipelineId,
+          taskQueue: info.taskQueue,
+          cron: s.schedule.cron,
+          timezone: s.schedule.timezone,
+          paused: s.schedule.paused,
+          mode: mode(),
+        },
+      ]),
+    inventory: () => {
+      inventory = {
+        pipelineId: s.pipelineId,
+        target: s.target,
+        region: s.region,
+        bucket: s.bucketName,
+        recordedBy: `${info.workflowId}/${info.runId}`,
+        resources: inventoryEntries(steps),
+      };
+      return call('inventory', 'recordInventory', [{ bucket: s.bucketName, inventory }]);
+    },
+  };
+
+  /** One attempt of a step: its activity with the step's own profile and a Web UI summary. */
+  function call<K extends keyof ProvisionActivities | 'recordInventory'>(
+    step: ProvisionStep,
+    name: K,
+    args: Parameters<(ProvisionActivities & TeardownActivities)[K]>,
+  ): Promise<StepResult> {
+    const st = stateOf(step);
+    const fn = acts[name] as unknown as {
+      executeWithOptions(o: object, a: unknown[]): Promise<StepResult>;
+    };
+    return fn.executeWithOptions(
+      {
+        ...STEP_PROFILES[step].activity,
+        summary: `${st.title} (attempt ${st.attempt}/${st.maxAttempts})`,
+      },
+      args,
+    );
+  }
+
+  const skipped = (step: ProvisionStep): string | undefined => {
+    if (step === 'ingestion' && !s.ingestion.start) return 'ingestion.start is false';
+    if (step === 'schedule' && !s.schedule.enabled) return 'schedule.enabled is false';
+    if (step === 'inventory' && s.mode === 'plan') return 'plan mode records nothing';
+    return undefined;
+  };
+
+  /** Attempts a step until it succeeds or runs out; then parks until retryStep or abort. */
+  async function runStep(step: ProvisionStep): Promise<'done' | 'abort'> {
+    const st = stateOf(step);
+    currentStep = step;
+    for (;;) {
+      st.maxAttempts = s.maxAttemptsPerStep;
+      for (let attempt = 1; attempt <= st.maxAttempts; attempt++) {
+        st.status = 'running';
+        st.attempt = attempt;
+        publish();
+        try {
+          const r = await work[step]();
+          Object.assign(outputs, r.outputs ?? {});
+          st.status = 'done';
+          st.summary = r.summary;
+          st.resources = r.resources;
+          delete st.error;
+          publish();
+          return 'done';
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          st.error = rootMessage(err);
+          if (isNonRetryable(err) || attempt === st.maxAttempts) break;
+          publish();
+          await sleep(backoffMs(STEP_PROFILES[step], attempt));
+        }
+      }
+      st.status = 'awaiting-correction';
+      status = 'awaiting-correction';
+      decision = undefined;
+      publish();
+      await condition(() => decision !== undefined);
+      if (decision === 'abort') return 'abort';
+      status = 'running';
+    }
+  }
+
+  async function abortRun(): Promise<void> {
+    status = 'aborting';
+    stateOf(currentStep!).status = 'failed';
+    publish();
+    for (const r of createdByRun(steps)) {
+      await acts.removeResource.executeWithOptions(
+        { ...STEP_PROFILES.teardown.activity, summary: `abort: remove ${r.kind} ${r.id}` },
+        [{ kind: r.kind, id: r.id }],
+      );
+      const owner = steps.find((x) => x.resources.includes(r));
+      if (owner) owner.status = 'undone';
+      publish();
+    }
+    status = 'aborted';
+    currentStep = undefined;
+    publish();
+  }
+
+  publish();
+  for (const step of PROVISION_STEPS) {
+    const why = skipped(step);
+    if (why !== undefined) {
+      stateOf(step).status = 'skipped';
+      stateOf(step).summary = why;
+      continue;
+    }
+    if ((await runStep(step)) === 'abort') {
+      await abortRun();
+      return { ...progress(), resources: steps.flatMap((x) => x.resources) };
+    }
+  }
+  status = s.mode === 'plan' ? 'planned' : 'completed';
+  currentStep = undefined;
+  publish();
+  return {
+    ...progress(),
+    resources: steps.flatMap((x) => x.resources),
+    ...(inventory ? { inventory } : {}),
+  };
+}
+
+function isNonRetryable(err: unknown): boolean {
+  let e = err as { nonRetryable?: boolean; cause?: unknown } | undefined;
+  while (e) {
+    if (e.nonRetryable === true) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
