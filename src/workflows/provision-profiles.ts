@@ -15,8 +15,9 @@ export interface StepProfile {
 
 const oneAttempt = { maximumAttempts: 1 };
 
+// These heartbeat when they start and finish in a second or two: a short heartbeat timeout.
 const dataService: StepProfile = {
-  activity: { startToCloseTimeout: '1 minute', heartbeatTimeout: '10 seconds', retry: oneAttempt },
+  activity: { startToCloseTimeout: '1 minute', heartbeatTimeout: '5 seconds', retry: oneAttempt },
   backoff: { initialMs: 1_000, maximumMs: 15_000 },
 };
 
