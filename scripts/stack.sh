@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The local stack of real services, without Docker: Temporal dev server, Apache Kafka (KRaft),
-# versitygw (S3) and moto (EC2). Usage: scripts/stack.sh up|down|status|env
+# versitygw (S3) and moto (EC2). Usage: scripts/stack.sh up|down|status|env|app-up
 #
+# - `app-up` also starts pinpipe's own worker and ingest API in the background (the demo uses
+#   it); they are tracked like the services, and `down` stops them first.
 # - Tools are installed once into a user-level cache keyed by version (PINPIPE_CACHE_DIR,
 #   default ~/.cache/pinpipe), so a second clone on the same machine downloads nothing.
 # - Logs, pids and data live under one ignored folder (PINPIPE_STACK_DIR, default ./.stack).
@@ -31,6 +33,9 @@ AWS_SECRET="${AWS_SECRET_ACCESS_KEY:-pinpipe-secret}"
 AWS_REGION_VALUE="${AWS_REGION:-us-east-1}"
 
 SERVICES=(temporal kafka s3 moto)
+APP_SERVICES=(worker api)
+API_PORT="${PINPIPE_API_PORT:-8082}"
+METRICS_PORT="${PINPIPE_METRICS_PORT:-9464}"
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 # DESIGN.md section 3: registered at every start of the dev server (idempotent there).
 SEARCH_ATTRIBUTES=(PipelineId=Keyword PipelineTable=Keyword PipelineStep=Keyword
@@ -117,6 +122,8 @@ url_of() {
     kafka) echo "127.0.0.1:$KAFKA_PORT" ;;
     s3) echo "http://127.0.0.1:$S3_PORT" ;;
     moto) echo "http://127.0.0.1:$MOTO_PORT" ;;
+    worker) echo "task queue pinpipe (metrics http://127.0.0.1:$METRICS_PORT/metrics)" ;;
+    api) echo "http://127.0.0.1:$API_PORT" ;;
   esac
 }
 
@@ -133,12 +140,16 @@ healthy() {
     moto) # a signed EC2 DescribeRegions
       curl -fsS -o /dev/null --aws-sigv4 "aws:amz:$AWS_REGION_VALUE:ec2" --user "$AWS_KEY:$AWS_SECRET" \
         --data 'Action=DescribeRegions&Version=2016-11-15' "http://127.0.0.1:$MOTO_PORT/" 2>/dev/null ;;
+    worker) grep -q 'pinpipe worker: task queue' "$STACK_DIR/logs/worker.log" 2>/dev/null &&
+      curl -fsS -o /dev/null "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null ;;
+    api) curl -fsS -o /dev/null "http://127.0.0.1:$API_PORT/healthz" 2>/dev/null ;;
   esac
 }
 
 port_busy() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 main_port() {
-  case "$1" in temporal) echo "$TEMPORAL_PORT" ;; kafka) echo "$KAFKA_PORT" ;; s3) echo "$S3_PORT" ;; moto) echo "$MOTO_PORT" ;; esac
+  case "$1" in temporal) echo "$TEMPORAL_PORT" ;; kafka) echo "$KAFKA_PORT" ;; s3) echo "$S3_PORT" ;; moto) echo "$MOTO_PORT" ;;
+    worker) echo "$METRICS_PORT" ;; api) echo "$API_PORT" ;; esac
 }
 
 start_temporal() {
@@ -256,9 +267,33 @@ cmd_up() {
   print_env
 }
 
+# pinpipe's own processes, on the stack's environment (started after the services are healthy).
+start_app() { # <worker|api>
+  local entry
+  case "$1" in worker) entry=src/workers/main.ts ;; api) entry=src/api/main.ts ;; esac
+  mkdir -p "$STACK_DIR/logs"
+  : >"$STACK_DIR/logs/$1.log"
+  (cd "$ROOT" && eval "$(print_env)" && export NODE_NO_WARNINGS=1 PINPIPE_API_PORT="$API_PORT" \
+    PINPIPE_METRICS_PORT="$METRICS_PORT" && launch "$1" node --require tsx/cjs "$entry")
+}
+
+cmd_app_up() {
+  cmd_up >/dev/null
+  local name
+  for name in "${APP_SERVICES[@]}"; do
+    if alive "$name" && healthy "$name"; then continue; fi
+    if ! alive "$name" && port_busy "$(main_port "$name")"; then
+      die "port $(main_port "$name") for the $name is taken by a process this stack did not start; stop it or set PINPIPE_API_PORT / PINPIPE_METRICS_PORT"
+    fi
+    alive "$name" || { log "starting $name"; start_app "$name"; }
+    wait_healthy "$name" 120
+    log "$name ready: $(url_of "$name") (log $STACK_DIR/logs/$name.log)"
+  done
+}
+
 cmd_down() {
   local name pid
-  for name in "${SERVICES[@]}"; do
+  for name in "${APP_SERVICES[@]}" "${SERVICES[@]}"; do
     pid="$(pid_of "$name")"
     [[ -n "$pid" ]] || continue
     if kill -0 "$pid" 2>/dev/null; then
@@ -284,6 +319,16 @@ cmd_status() {
     fi
     printf '%-9s %-55s %-8s %s\n' "$name" "$(url_of "$name")" "${pid:--}" "$health"
   done
+  # pinpipe's own processes are optional (only `app-up` starts them): shown, not required.
+  for name in "${APP_SERVICES[@]}"; do
+    pid="$(pid_of "$name")"
+    if alive "$name"; then
+      if healthy "$name"; then health=healthy; else health=unhealthy; fi
+    else
+      pid="-"; health="not started (app-up)"
+    fi
+    printf '%-9s %-55s %-8s %s\n' "$name" "$(url_of "$name")" "${pid:--}" "$health"
+  done
   return "$rc"
 }
 
@@ -300,6 +345,7 @@ cmd_stop() {
 
 case "${1:-}" in
   up) cmd_up ;;
+  app-up) cmd_app_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) print_env ;;
@@ -310,5 +356,5 @@ case "${1:-}" in
       *) die "usage: $0 bin temporal" ;;
     esac ;;
   stop) cmd_stop "${2:?usage: stack.sh stop <service>}" ;;
-  *) die "usage: $0 up|down|status|env|install|bin temporal|stop <service>" ;;
+  *) die "usage: $0 up|app-up|down|status|env|install|bin temporal|stop <service>" ;;
 esac

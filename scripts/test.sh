@@ -7,10 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  step "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund
-fi
+bash scripts/ensure-deps.sh
 
 step "typecheck"
 npx tsc --noEmit -p .

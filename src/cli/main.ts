@@ -1,6 +1,7 @@
 import '../quiet-warnings';
 import { Command } from 'commander';
 import { registerIngestCommands } from './commands/ingest';
+import { registerDemoCommand } from './commands/demo';
 import { registerEmulateCommand } from './commands/emulate';
 import { registerNightlyCommands } from './commands/nightly';
 import { registerReportCommand } from './commands/report';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerNightlyCommands(program);
   registerReportCommand(program);
   registerWorkerApiCommands(program);
+  registerDemoCommand(program);
   return program;
 }
 
