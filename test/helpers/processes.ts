@@ -66,8 +66,9 @@ export function freePort(): Promise<number> {
 export async function startWorkerProcess(
   taskQueue: string,
   env: Record<string, string | undefined> = {},
+  entry = 'src/workers/main.ts',
 ): Promise<Spawned> {
-  const w = spawnEntry('src/workers/main.ts', {
+  const w = spawnEntry(entry, {
     ...stackEnv(),
     ...env,
     TEMPORAL_TASK_QUEUE: taskQueue,
@@ -75,4 +76,13 @@ export async function startWorkerProcess(
   });
   await waitForOutput(w, /pinpipe worker: task queue/);
   return w;
+}
+
+/** A worker that SIGKILLs itself while `activity` runs (see fault-worker.ts). */
+export function startFaultWorker(taskQueue: string, activity: string): Promise<Spawned> {
+  return startWorkerProcess(
+    taskQueue,
+    { PINPIPE_FAULT_ACTIVITY: activity },
+    'test/helpers/fault-worker.ts',
+  );
 }

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { Client, Connection } from '@temporalio/client';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
 import { TemporalControl } from '../../src/adapters/temporal-control';
-import { progressQuery, provisionPipeline } from '../../src/workflows/provision-pipeline';
+import { provisionPipeline } from '../../src/workflows/provision-pipeline';
 import { teardownPipeline } from '../../src/workflows/teardown-pipeline';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
 import {
   freePort,
   spawnEntry,
+  startFaultWorker,
   startWorkerProcess,
   waitForOutput,
   type Spawned,
@@ -20,6 +21,18 @@ import { stackConfig, stackEnv, uniqueName } from '../helpers/stack';
  * each step in turn and restarted; the run must still complete with exactly one
  * of every resource, and teardown must then leave nothing.
  */
+/** The activity each provisioning step runs . */
+const STEP_ACTIVITIES = [
+  ['validate', 'validateTarget'],
+  ['bucket', 'ensureBucket'],
+  ['topics', 'ensureTopics'],
+  ['client-host', 'ensureClientHost'],
+  ['endpoint', 'checkEndpoint'],
+  ['ingestion', 'ensureIngestion'],
+  ['schedule', 'ensureSchedule'],
+  ['inventory', 'recordInventory'],
+] as const;
+
 describe('provisioning under worker SIGKILLs (real processes, real services)', function () {
   this.timeout(600_000);
   let adapters: Adapters;
@@ -52,7 +65,6 @@ describe('provisioning under worker SIGKILLs (real processes, real services)', f
 
   it('completes with exactly one of every resource after a SIGKILL of its worker in each step', async () => {
     const pipelineId = randomPipelineId();
-    // Started before any worker polls, so the first kill cannot miss a run that takes ~1 s.
     const handle = await client.workflow.start(provisionPipeline, {
       taskQueue,
       workflowId: `provision-${pipelineId}`,
@@ -68,29 +80,23 @@ describe('provisioning under worker SIGKILLs (real processes, real services)', f
       ],
     });
 
-    // Each step in turn: as soon as the run reaches a step no kill has hit yet, kill the worker
-    // a random few milliseconds later (mid-activity, or mid workflow task), then restart it.
+    // Each step in turn: a worker that SIGKILLs itself inside that step's activity, so every
+    // kill lands (side effects may be half done); then a plain worker finishes the run.
     const hits: string[] = [];
-    let done = false;
-    const result = handle.result().finally(() => (done = true));
-    worker = await startWorkerProcess(taskQueue);
-    while (!done) {
-      let step: string | undefined;
-      while (!done && step === undefined) {
-        const p = await handle.query(progressQuery).catch(() => undefined);
-        if (p?.currentStep && !hits.includes(p.currentStep)) step = p.currentStep;
-        else await new Promise((r) => setTimeout(r, 20));
-      }
-      if (done || step === undefined) break;
-      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 100)));
-      worker.child.kill('SIGKILL');
-      await worker.exited;
+    for (const [step, activity] of STEP_ACTIVITIES) {
+      worker = await startFaultWorker(taskQueue, activity);
+      const code = await worker.exited;
+      assert.match(
+        worker.output(),
+        new RegExp(`fault-worker: ${activity} started`),
+        worker.output(),
+      );
+      assert.equal(worker.child.signalCode, 'SIGKILL', `worker exited with ${code} in ${step}`);
       hits.push(step);
-      worker = await startWorkerProcess(taskQueue);
     }
-    const final = await result;
+    worker = await startWorkerProcess(taskQueue);
+    const final = await handle.result();
     console.log(`      SIGKILLs during: ${hits.join(', ')}`);
-    assert.ok(hits.length >= 6, `only ${hits.length} kills landed before the run completed`);
     assert.equal(final.status, 'completed');
     assert.ok(final.steps.every((s) => s.status === 'done'));
 
