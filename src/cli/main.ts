@@ -4,7 +4,9 @@ import { registerIngestCommands } from './commands/ingest';
 import { registerDemoCommand } from './commands/demo';
 import { registerEmulateCommand } from './commands/emulate';
 import { registerNightlyCommands } from './commands/nightly';
+import { registerProvisionCommands } from './commands/provision';
 import { registerReportCommand } from './commands/report';
+import { registerTeardownCommand } from './commands/teardown';
 import { registerStackCommands } from './commands/stack';
 import { registerWorkerApiCommands } from './commands/worker-api';
 
@@ -19,9 +21,11 @@ export function buildProgram(): Command {
   registerEmulateCommand(program);
   registerIngestCommands(program);
   registerNightlyCommands(program);
+  registerProvisionCommands(program);
   registerReportCommand(program);
   registerWorkerApiCommands(program);
   registerDemoCommand(program);
+  registerTeardownCommand(program);
   return program;
 }
 

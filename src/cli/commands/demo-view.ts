@@ -1,5 +1,4 @@
 import type { Client } from '@temporalio/client';
-import type { StepState } from '../../domain/provision-steps';
 
 /** True when some worker has polled the task queue's workflow tasks recently. */
 export async function hasWorker(
@@ -13,23 +12,6 @@ export async function hasWorker(
     taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
   });
   return (res.pollers ?? []).length > 0;
-}
-
-const MARK: Record<StepState['status'], string> = {
-  pending: '[ ]',
-  running: '[~]',
-  done: '[x]',
-  failed: '[!]',
-  'awaiting-correction': '[?]',
-  skipped: '[-]',
-  undone: '[u]',
-};
-
-/** One provisioning step as a terminal line: mark, title, attempt, result or error. */
-export function stepLine(s: StepState): string {
-  const attempt = s.attempt > 1 ? ` (attempt ${s.attempt}/${s.maxAttempts})` : '';
-  const detail = s.status === 'done' || s.status === 'skipped' ? s.summary : s.error;
-  return `${MARK[s.status]} ${s.title}${attempt}${detail ? `: ${detail}` : ''}`;
 }
 
 /** `ingested 12,345 / 15,000 records [#######   ] lag 321` */

@@ -9,17 +9,15 @@ import { TABLES } from '../../domain/tables';
 import { runEmulator, type EmulatorSummary } from '../../emulator/run-emulator';
 import { flushSignal, progressQuery as ingestProgress } from '../../workflows/ingest-topic';
 import { nightlyBatch, type NightlyBatchResult } from '../../workflows/nightly-batch';
-import {
-  provisionPipeline,
-  progressQuery as provisionProgress,
-  type ProvisionResult,
-} from '../../workflows/provision-pipeline';
+import { provisionPipeline, type ProvisionResult } from '../../workflows/provision-pipeline';
 import { teardownPipeline } from '../../workflows/teardown-pipeline';
 import { integerAtLeast, pipelineIdOption } from '../option-parsers';
 import { ProgressRenderer } from '../progress-renderer';
+import { follow, provisionId } from '../provision-follow';
+import { parkedHint } from '../provision-render';
 import { downloadReport, openHint } from '../report-download';
 import { connectTemporal, webUiLink } from '../temporal-client';
-import { hasWorker, lagBar, stepLine } from './demo-view';
+import { hasWorker, lagBar } from './demo-view';
 
 interface DemoFlags {
   events: number;
@@ -125,9 +123,9 @@ async function runDemo(ctx: DemoContext) {
   }
 
   say(
-    `\n1. Provisioning pipeline ${pipelineId} (local target) — ${webUiLink(config, `provision-${pipelineId}`)}`,
+    `\n1. Provisioning pipeline ${pipelineId} (local target) — ${webUiLink(config, provisionId(pipelineId))}`,
   );
-  const provisioned = await timed('provision', () => provision(ctx, pipelineId, say));
+  const provisioned = await timed('provision', () => provision(ctx, pipelineId));
   if (provisioned.status === 'awaiting-correction') {
     process.exitCode = 3;
     return { pipelineId, status: provisioned.status };
@@ -180,7 +178,7 @@ async function runDemo(ctx: DemoContext) {
   say(`  report:  ${report.reportPath}`);
   say(`  open it: ${openHint(report.reportPath)}`);
   say(`  Web UI:  ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows`);
-  say(`           provisioning ${webUiLink(config, `provision-${pipelineId}`)}`);
+  say(`           provisioning ${webUiLink(config, provisionId(pipelineId))}`);
   for (const t of TABLES)
     say(`           ingest ${t.padEnd(4)}  ${webUiLink(config, `ingest-${pipelineId}-${t}`)}`);
   say(`           nightly      ${webUiLink(config, nightlyId)}`);
@@ -214,12 +212,11 @@ async function runDemo(ctx: DemoContext) {
 async function provision(
   ctx: DemoContext,
   pipelineId: string,
-  say: (line: string) => void,
 ): Promise<ProvisionResult | { status: 'awaiting-correction' }> {
-  const { client, config, signal } = ctx;
+  const { client, config } = ctx;
   const handle = await client.workflow.start(provisionPipeline, {
     taskQueue: config.temporal.taskQueue,
-    workflowId: `provision-${pipelineId}`,
+    workflowId: provisionId(pipelineId),
     args: [
       {
         pipelineId,
@@ -233,36 +230,14 @@ async function provision(
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
-  const shown = new Map<string, string>();
-  const result = handle.result();
-  let done = false;
-  void result.finally(() => (done = true)).catch(() => undefined);
-  for (;;) {
-    if (signal.aborted) throw new Interrupted();
-    const p = await handle.query(provisionProgress).catch(() => undefined);
-    for (const s of p?.steps ?? []) {
-      const line = stepLine(s);
-      if (shown.get(s.step) !== line && s.status !== 'pending') {
-        shown.set(s.step, line);
-        say(`   ${line}`);
-      }
-    }
-    if (p?.status === 'awaiting-correction') {
-      say(
-        `   provisioning is parked: fix the cause, then \`pinpipe provision retry --pipeline ${pipelineId}\` ` +
-          `(or \`pinpipe provision abort --pipeline ${pipelineId}\`)`,
-      );
-      return { status: 'awaiting-correction' };
-    }
-    if (done) break;
-    await sleep(250);
+  const followed = await follow(client, handle, config);
+  if (followed.kind === 'failed')
+    throw new Error(`${followed.workflowId} failed: ${followed.message}`);
+  if (followed.kind === 'parked') {
+    for (const line of parkedHint(followed.progress)) console.error(line);
+    return { status: 'awaiting-correction' };
   }
-  const r = await result;
-  for (const s of r.steps) {
-    const line = stepLine(s);
-    if (shown.get(s.step) !== line) say(`   ${line}`);
-  }
-  return r;
+  return followed.result;
 }
 
 async function emulate(ctx: DemoContext, pipelineId: string): Promise<EmulatorSummary> {
