@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { ApiError, ErrorCode } from './errors';
 
@@ -63,16 +64,16 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
   });
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** UTF-8 → JSON, or 422 with the reason. Invalid UTF-8 is refused, not silently replaced. */
 export function decodeJson(body: Buffer): unknown {
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
+  // isUtf8 + toString (both native) rather than a fatal TextDecoder: same verdict, and a
+  // third of the decoding cost on the produce hot path.
+  if (!isUtf8(body)) {
     throw new ApiError(422, ErrorCode.unprocessable, 'Request body is not valid UTF-8');
   }
+  const decoded = body.toString('utf8');
+  // A leading byte-order mark is allowed (and dropped), as the TextDecoder did.
+  const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
   if (text.trim() === '') {
     throw new ApiError(
       422,

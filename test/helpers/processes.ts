@@ -9,6 +9,14 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
+/**
+ * Extra node flags for every child, e.g. PINPIPE_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p"
+ * to profile the worker or API under a bench (NODE_OPTIONS refuses --cpu-prof).
+ */
+function childNodeArgs(): string[] {
+  return (process.env['PINPIPE_CHILD_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+}
+
 /** Runs a TypeScript entry point of ours (through tsx) as a real child process. */
 export function spawnEntry(
   entry: string,
@@ -17,7 +25,7 @@ export function spawnEntry(
 ): Spawned {
   const child = spawn(
     process.execPath,
-    ['--require', 'tsx/cjs', path.join(repoRoot, entry), ...args],
+    [...childNodeArgs(), '--require', 'tsx/cjs', path.join(repoRoot, entry), ...args],
     {
       cwd: repoRoot,
       env: { ...env, NODE_NO_WARNINGS: '1' },
