@@ -46,6 +46,8 @@ export class PartitionReader {
   private wake: () => void = () => undefined;
   private lock: Promise<unknown> = Promise.resolve();
   private failure?: Error;
+  /** Records the last read asked for: prefetch stops at two reads' worth (see full()). */
+  private wantRecords = Number.POSITIVE_INFINITY;
   lastUsed = Date.now();
 
   constructor(
@@ -55,6 +57,11 @@ export class PartitionReader {
     private readonly otherPartitions: number[],
     private readonly options: PartitionReaderOptions,
   ) {}
+
+  /** Records fetched and waiting for a read (prefetch). */
+  get buffered(): number {
+    return this.buffer.length;
+  }
 
   get failed(): Error | undefined {
     return this.failure;
@@ -76,6 +83,7 @@ export class PartitionReader {
 
   private async readNow(input: ReaderRead): Promise<ConsumedRecord[]> {
     this.lastUsed = Date.now();
+    this.wantRecords = input.maxRecords;
     this.throwIfFailed();
     await this.ensureStarted(input.fromOffset);
     const bufferStart = this.buffer[0]?.offset ?? this.position;
@@ -84,6 +92,8 @@ export class PartitionReader {
     } else {
       this.dropBefore(input.fromOffset);
     }
+    // A read asking for more than was prefetched for the previous one lifts the pause.
+    this.resumeIfRoom();
     const deadline = Date.now() + input.maxWaitMs;
     while (!this.satisfied(input)) {
       this.throwIfFailed();
@@ -139,8 +149,23 @@ export class PartitionReader {
     this.resumeIfRoom();
   }
 
+  /**
+   * Prefetch is bounded by bytes and by records: two reads' worth is enough to keep the sink
+   * busy, and bounding by records too keeps the worker's memory flat however deep the backlog
+   * (small records would otherwise pile up to the byte bound).
+   */
+  private full(): boolean {
+    return (
+      this.bufferBytes >= this.options.maxBufferBytes || this.buffer.length >= 2 * this.wantRecords
+    );
+  }
+
   private resumeIfRoom(): void {
-    if (this.paused && this.bufferBytes < this.options.maxBufferBytes / 2) {
+    if (
+      this.paused &&
+      this.bufferBytes < this.options.maxBufferBytes / 2 &&
+      this.buffer.length <= this.wantRecords
+    ) {
       this.paused = false;
       this.consumer?.resume([{ topic: this.topic, partitions: [this.partition] }]);
     }
@@ -206,7 +231,7 @@ export class PartitionReader {
       this.bufferBytes += size;
       this.position = offset + 1;
     }
-    if (!this.paused && this.bufferBytes >= this.options.maxBufferBytes) {
+    if (!this.paused && this.full()) {
       this.paused = true;
       this.consumer?.pause([{ topic: this.topic, partitions: [this.partition] }]);
     }
