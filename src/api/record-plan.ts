@@ -22,6 +22,8 @@ export interface PlanInput {
  * sent (the schema's parsed copy is only used to judge it).
  */
 export function planRecords(input: PlanInput): PlannedRecord[] {
+  // One headers object for the whole request: it is only read downstream.
+  const headers = { [VALIDATED_HEADER]: validatedMark(input.table) };
   return input.records.map((r): PlannedRecord => {
     const problem =
       jsonValueProblem(r.value) ??
@@ -43,7 +45,7 @@ export function planRecords(input: PlanInput): PlannedRecord[] {
         key: r.key === undefined || r.key === null ? null : JSON.stringify(r.key),
         ...(partition === undefined ? {} : { partition }),
         // Validated here, at the edge: the sink can write it without parsing it again.
-        headers: { [VALIDATED_HEADER]: validatedMark(input.table) },
+        headers,
       },
     };
   });
