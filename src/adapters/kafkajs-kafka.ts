@@ -58,6 +58,7 @@ export class KafkajsKafka implements KafkaPort {
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly metadata = new Map<string, { at: number; partitions: PartitionMetadata[] }>();
   private readonly readers = new Map<string, PartitionReader>();
+  private topicDeletes: Promise<unknown> = Promise.resolve();
   private readonly coalescer = new ProduceCoalescer((batch) => this.sendBatch(batch));
   private sweeper?: NodeJS.Timeout;
 
@@ -93,11 +94,30 @@ export class KafkajsKafka implements KafkaPort {
     return (await admin.listTopics()).filter((t) => !t.startsWith('__'));
   }
 
-  async deleteTopics(names: string[]): Promise<void> {
+  /**
+   * One delete at a time: kafkajs's admin refreshes metadata for every topic it has seen after
+   * a delete, so two overlapping deletes make each other fail with "does not host this
+   * topic-partition" and retry for seconds (then report a topic they did delete as absent).
+   */
+  deleteTopics(names: string[]): Promise<void> {
+    const run = this.topicDeletes.then(() => this.deleteTopicsNow(names));
+    this.topicDeletes = run.catch(() => undefined);
+    return run;
+  }
+
+  private async deleteTopicsNow(names: string[]): Promise<void> {
     const admin = await this.getAdmin();
     const existing = new Set(await admin.listTopics());
     const present = names.filter((n) => existing.has(n));
-    if (present.length > 0) await admin.deleteTopics({ topics: present });
+    if (present.length > 0) {
+      try {
+        await admin.deleteTopics({ topics: present });
+      } catch (err) {
+        // The delete may have gone through before a metadata refresh failed: gone is done.
+        const left = new Set(await admin.listTopics());
+        if (present.some((n) => left.has(n))) throw err;
+      }
+    }
     for (const n of names) this.metadata.delete(n);
     const readers = [...this.readers.values()].filter((r) => names.includes(r.topic));
     await Promise.all(readers.map((r) => this.dropReader(r)));

@@ -170,6 +170,12 @@ describe('provisionPipeline / teardownPipeline workflows (real stack, moto for E
       const down = await teardown(taskQueue, pipelineId, true);
       assert.equal(down.inventoryFound, true);
       assert.equal(down.removed.length, 9);
+      // Everything existed, so nothing may be reported absent (overlapping topic deletes once
+      // failed, retried, and then found their own topic gone).
+      assert.deepEqual(
+        down.removed.filter((r) => r.result === 'absent').map((r) => `${r.kind}:${r.id}`),
+        [],
+      );
       assert.deepEqual(await auditPipeline(adapters, control, pipelineId), nothingLeft(pipelineId));
       const downAgain = await teardown(taskQueue, pipelineId, true);
       assert.equal(downAgain.inventoryFound, false);
