@@ -41,6 +41,11 @@ export const ingestTopicInputSchema = z.object({
     .default(30_000),
   /** How often an idle partition looks for new records (a workflow timer: no worker slot). */
   idlePollMs: z.int().min(50).max(600_000).default(2_000),
+  /**
+   * While offsets move, copy them to the Kafka consumer group at most this often, so standard
+   * lag tools follow along (the ledger in the workflow stays the source of truth).
+   */
+  groupCommitIntervalMs: z.int().min(100).max(3_600_000).default(10_000),
   /** Continue as new once history reaches this many events (or the server suggests it). */
   maxHistoryEvents: z.int().min(200).max(40_000).default(5_000),
   /** Runs before this one (continue-as-new), for the progress view. */

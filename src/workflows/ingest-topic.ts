@@ -222,8 +222,25 @@ export async function ingestTopic(rawInput: IngestTopicInput): Promise<IngestTop
       log.warn('could not commit offsets to the Kafka group', { error: String(err) });
     });
 
+  // While offsets move, a copy goes to the Kafka group every groupCommitIntervalMs; an idle
+  // topic waits on a condition, not a timer, so it adds nothing to history.
+  const offsetsKey = () => [...ledger.values()].map((l) => l.nextOffset).join(',');
+  async function commitWhileRunning(): Promise<void> {
+    let committedKey = offsetsKey();
+    for (;;) {
+      await condition(() => shouldExit() || offsetsKey() !== committedKey);
+      if (shouldExit()) return;
+      await condition(shouldExit, s.groupCommitIntervalMs);
+      if (shouldExit()) return;
+      committedKey = offsetsKey();
+      await commit();
+    }
+  }
+
   try {
-    await Promise.all([...ledger.keys()].map((p) => runPartition(p)));
+    // patched: histories recorded before the periodic commit only committed at the end.
+    const committer = patched('periodic-group-commit') ? [commitWhileRunning()] : [];
+    await Promise.all([...[...ledger.keys()].map((p) => runPartition(p)), ...committer]);
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(commit);

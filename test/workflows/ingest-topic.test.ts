@@ -86,7 +86,9 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
       maxRecords: 60,
       rotateIntervalMs: 500,
       idlePollMs: 100,
+      groupCommitIntervalMs: 300,
     };
+    let groupWhileRunning: { partition: number; offset: number }[] = [];
     const { progress, result, handle } = await withWorker(
       createSinkActivities(adapters),
       async (taskQueue) => {
@@ -99,6 +101,14 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
           handle,
           (p) => p.totals.recordsWritten + p.totals.quarantined === total && p.totals.lag === 0,
         );
+        // Lag tools follow a running workflow: the group catches up without a stop.
+        const deadline = Date.now() + 20_000;
+        const caughtUp = () => groupWhileRunning.reduce((n, o) => n + o.offset, 0) === total;
+        while (!caughtUp() && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 200));
+          groupWhileRunning = await adapters.kafka.fetchGroupOffsets(ingestGroupId(topic), topic);
+        }
+        assert.equal((await handle.describe()).status.name, 'RUNNING');
         await handle.signal(stopSignal);
         return { progress, result: await handle.result(), handle };
       },
@@ -129,6 +139,11 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
     }
 
     // The Kafka group mirrors the ledger, so lag tools agree with the workflow.
+    assert.deepEqual(
+      groupWhileRunning,
+      [...marks].map(([partition, offset]) => ({ partition, offset })),
+      'committed while running',
+    );
     const group = await adapters.kafka.fetchGroupOffsets(ingestGroupId(topic), topic);
     assert.deepEqual(
       group,
@@ -201,6 +216,7 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
             rotateIntervalMs: 200,
             idlePollMs: 100,
             maxHistoryEvents: 200,
+            groupCommitIntervalMs: 300,
           },
         ],
       });

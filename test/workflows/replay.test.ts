@@ -18,6 +18,7 @@ describe('replay of saved workflow histories', function () {
   it('has histories to replay', () => {
     assert.ok(files.includes('stack-probe.json'));
     assert.ok(files.includes('ingest-topic-continued-as-new.json'));
+    assert.ok(files.includes('ingest-topic-continued-as-new-group-commit.json'));
     assert.ok(files.includes('nightly-batch.json'));
     assert.ok(files.includes('clean-table.json'));
     assert.ok(files.includes('provision-pipeline-corrected.json'));
