@@ -224,7 +224,9 @@ export class PartitionReader {
         offset,
         timestamp: Number(m.timestamp),
         key: m.key ? m.key.toString('utf8') : null,
-        value: m.value ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.length) : null,
+        // A Buffer is a Uint8Array already: no second view per record (GC is a third of the
+        // sink's CPU on a backlog).
+        value: m.value ?? null,
         size,
         ...(m.headers ? { headers: decodeHeaders(m.headers) } : {}),
       });
