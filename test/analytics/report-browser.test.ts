@@ -9,7 +9,7 @@ import { renderReport } from '../../src/analytics/report-html';
 import { runAnalytics, type AnalyticsResult } from '../../src/analytics/run-analytics';
 import { TABLES, type Table } from '../../src/domain/tables';
 import { launchChromium, screenshotDir } from '../helpers/browser';
-import { assertChartsDrawn, assertPng } from '../helpers/report-checks';
+import { assertChartsDrawn, assertPng, watchPage } from '../helpers/report-checks';
 import { PART_1, PART_2 } from './hand-built-data';
 
 /** The report as a person sees it: opened from disk in a real Chromium, charts drawn. */
@@ -51,13 +51,7 @@ describe('analytics report in Chromium', function () {
   it('draws nine charts with bars, logs no error and fetches nothing', async () => {
     assert.ok(browser, 'Chromium launched');
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
-    page.on('request', (r) => requests.push(r.url()));
+    const { errors, requests } = watchPage(page);
 
     await page.goto(reportUrl, { waitUntil: 'load' });
 

@@ -67,3 +67,15 @@ export async function assertPng(file: string, minBytes = 10_000): Promise<void> 
     `${file}: a PNG over ${minBytes} bytes (got ${png.length} bytes)`,
   );
 }
+
+/** Records a page's console errors, uncaught errors and every request it makes, from now on. */
+export function watchPage(page: Page): { errors: string[]; requests: string[] } {
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
+  page.on('request', (r) => requests.push(r.url()));
+  return { errors, requests };
+}

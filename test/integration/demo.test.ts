@@ -17,7 +17,12 @@ import { teardownPipeline } from '../../src/workflows/teardown-pipeline';
 import { launchChromium, screenshotDir } from '../helpers/browser';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
 import { auditPipeline, nothingLeft } from '../helpers/provision-audit';
-import { assertChartsDrawn, assertPng, type ExpectedChart } from '../helpers/report-checks';
+import {
+  assertChartsDrawn,
+  assertPng,
+  type ExpectedChart,
+  watchPage,
+} from '../helpers/report-checks';
 import { repoRoot, stackConfig, stackEnv } from '../helpers/stack';
 
 /** What `pinpipe demo --json` prints at the end (src/cli/commands/demo.ts). */
@@ -323,13 +328,7 @@ describe('npm run demo end to end (scripts/demo.sh, Web UI, report)', function (
       expected.push({ query: q.name, title: `${q.id}. ${q.title}`, rows: result.rows.length });
     }
     const page = await newPage();
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
-    page.on('request', (r) => requests.push(r.url()));
+    const { errors, requests } = watchPage(page);
     try {
       const url = pathToFileURL(first.reportPath).href;
       await page.goto(url, { waitUntil: 'load' });
