@@ -1,12 +1,27 @@
 import { InvalidArgumentError } from 'commander';
+import { isDataDate } from '../domain/clean-zone';
 
-/** Commander argument parsers: a bad value fails with the form expected, before anything runs. */
+/**
+ * Commander argument parsers: a bad value fails with the form expected, before anything runs.
+ * Only InvalidArgumentError makes commander name the flag (and main.ts exit 2); any other error
+ * would escape as a plain failure.
+ */
 export function integerAtLeast(min: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
     if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) {
       throw new InvalidArgumentError(`expected an integer >= ${min}`);
     }
+    return n;
+  };
+}
+
+/** Bounds as the schema behind the flag has them, so the flag is named rather than the field. */
+export function integerBetween(min: number, max: number): (value: string) => number {
+  const atLeast = integerAtLeast(min);
+  return (value) => {
+    const n = atLeast(value);
+    if (n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
     return n;
   };
 }
@@ -26,10 +41,9 @@ export function httpUrl(value: string): string {
   return value.replace(/\/+$/, '');
 }
 
-export function pipelineIdOption(value: string): string {
-  if (!/^[0-9a-f]{12}$/.test(value)) {
-    throw new InvalidArgumentError('expected 12 lowercase hex characters, e.g. 5eedcafe0001');
-  }
+/** A calendar day that exists: 2026-02-30 is refused, not rolled over into March. */
+export function dateOption(value: string): string {
+  if (!isDataDate(value)) throw new InvalidArgumentError('expected a date YYYY-MM-DD');
   return value;
 }
 

@@ -98,11 +98,14 @@ describe('pinpipe emulate (CLI process)', function () {
 
   it('refuses bad options before posting anything', async () => {
     const badCount = pinpipe(['emulate', '--count', 'many'], env);
-    assert.notEqual(await badCount.exited, 0);
+    assert.equal(await badCount.exited, 2, badCount.output());
     assert.match(badCount.output(), /--count <n>.*expected an integer >= 0/);
     const badPipeline = pinpipe(['emulate', '--pipeline', 'XYZ'], env);
-    assert.notEqual(await badPipeline.exited, 0);
-    assert.match(badPipeline.output(), /expected 12 lowercase hex characters/);
+    assert.equal(await badPipeline.exited, 2, badPipeline.output());
+    assert.match(
+      badPipeline.output(),
+      /expected 12 lowercase hex characters, got "XYZ" from --pipeline/,
+    );
   });
 
   it('exits 1 with the reason when the pipeline has no topics', async () => {

@@ -6,7 +6,7 @@ import { randomPipelineId } from '../helpers/ingest-fixtures';
 import { spawnEntry, startWorkerProcess, type Spawned } from '../helpers/processes';
 import { stackConfig, stackEnv, uniqueName } from '../helpers/stack';
 
-/** `pinpipe schedule apply` on the stack's Temporal server, twice, then a triggered run. */
+/** `pinpipe schedule apply` on the stack's Temporal server, three times, then a triggered run. */
 describe('pinpipe schedule apply / trigger', function () {
   this.timeout(180_000);
   const pipelineId = randomPipelineId();
@@ -41,13 +41,16 @@ describe('pinpipe schedule apply / trigger', function () {
     return { code, out: cli.output() };
   }
 
-  it('creates the schedule, then updates it in place', async () => {
+  it('creates the schedule, updates it in place, then leaves it unchanged', async () => {
     const first = await run(['schedule', 'apply', '--cron', '0 3 * * *']);
     assert.equal(first.code, 0, first.out);
-    assert.match(first.out, /created/);
+    assert.match(first.out, /: created \(0 3 \* \* \* UTC\)/);
     const second = await run(['schedule', 'apply']);
     assert.equal(second.code, 0, second.out);
-    assert.match(second.out, /updated/);
+    assert.match(second.out, /: updated \(0 2 \* \* \* UTC\)/);
+    const third = await run(['schedule', 'apply']);
+    assert.equal(third.code, 0, third.out);
+    assert.match(third.out, /: unchanged \(0 2 \* \* \* UTC\)/);
     const description = await client.schedule.getHandle(`nightly-${pipelineId}`).describe();
     assert.equal(
       description.spec.calendars?.[0]?.hour?.[0]?.start,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { createAdapters, type Adapters } from '../../adapters/create-adapters';
-import { ConfigError, loadConfig, type Config } from '../../config';
+import type { Config } from '../../config';
 import { utcDay } from '../../domain/raw-zone';
 import { TABLES } from '../../domain/tables';
 import { runEmulator, type EmulatorSummary } from '../../emulator/run-emulator';
@@ -11,12 +11,13 @@ import { flushSignal, progressQuery as ingestProgress } from '../../workflows/in
 import { nightlyBatch, type NightlyBatchResult } from '../../workflows/nightly-batch';
 import { provisionPipeline, type ProvisionResult } from '../../workflows/provision-pipeline';
 import { teardownPipeline } from '../../workflows/teardown-pipeline';
-import { integerAtLeast, pipelineIdOption } from '../option-parsers';
+import { integerAtLeast } from '../option-parsers';
 import { ProgressRenderer } from '../progress-renderer';
 import { follow, provisionId } from '../provision-follow';
 import { parkedHint } from '../provision-render';
 import { downloadReport, openHint } from '../report-download';
 import { connectTemporal, webUiLink } from '../temporal-client';
+import { configAndPipelineOrUsage } from '../usage';
 import { hasWorker, lagBar } from './demo-view';
 
 interface DemoFlags {
@@ -42,7 +43,7 @@ export function registerDemoCommand(program: Command): void {
         'the API: `npm run demo` starts everything)',
     )
     .option('--events <n>', 'events to emulate (3 records each)', integerAtLeast(1), 5000)
-    .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)', pipelineIdOption)
+    .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)')
     .option('--seed <n>', 'generator seed', integerAtLeast(0), 20261125)
     .option('--out <dir>', 'where report.html and the query results are downloaded', './out/report')
     .option('--down', 'at the end, tear the pipeline down (data too) and stop the local stack')
@@ -56,15 +57,10 @@ export function registerDemoCommand(program: Command): void {
 }
 
 async function demo(flags: DemoFlags): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`pinpipe demo: ${err.message}`);
-    process.exitCode = 2;
-    return;
-  }
+  // Validated here, so runDemo's `flags.pipeline ?? config.pipelineId` is a valid id.
+  const ctx = configAndPipelineOrUsage(flags.pipeline);
+  if (!ctx) return;
+  const { config } = ctx;
   const interrupt = new AbortController();
   const onSigint = () => {
     if (interrupt.signal.aborted) process.exit(130);

@@ -1,15 +1,9 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../../config';
 import { exitCodeFor, formatSummary } from '../../emulator/report';
 import { runEmulator } from '../../emulator/run-emulator';
-import {
-  httpUrl,
-  integerAtLeast,
-  nonNegativeNumber,
-  pipelineIdOption,
-  seedOption,
-} from '../option-parsers';
+import { httpUrl, integerAtLeast, nonNegativeNumber, seedOption } from '../option-parsers';
 import { ProgressRenderer } from '../progress-renderer';
+import { configAndPipelineOrUsage } from '../usage';
 
 interface EmulateFlags {
   count: number;
@@ -41,7 +35,7 @@ export function registerEmulateCommand(program: Command): void {
       1,
     )
     .option('--seed <s>', 'generator seed (default: random; printed in the summary)', seedOption)
-    .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)', pipelineIdOption)
+    .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)')
     .option('--url <url>', 'ingest API URL (default http://127.0.0.1:<PINPIPE_API_PORT>)', httpUrl)
     .option('--token <token>', 'bearer token (default PINPIPE_API_TOKEN)')
     .option(
@@ -54,21 +48,16 @@ export function registerEmulateCommand(program: Command): void {
     .addHelpText(
       'after',
       '\nExit status: 0 when every record was acknowledged or rejected by the API, 1 when some ' +
-        'failed (retries exhausted) or the run was aborted, 130 when interrupted (Ctrl-C).',
+        'failed (retries exhausted) or the run was aborted, 2 on bad configuration or options, ' +
+        '130 when interrupted (Ctrl-C).',
     )
     .action((flags: EmulateFlags) => emulate(flags));
 }
 
 async function emulate(flags: EmulateFlags): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`pinpipe emulate: ${err.message}`);
-    process.exitCode = 2;
-    return;
-  }
+  const ctx = configAndPipelineOrUsage(flags.pipeline);
+  if (!ctx) return;
+  const { config, pipelineId } = ctx;
   const token = flags.token ?? config.api.token;
   const interrupt = new AbortController();
   const onSigint = () => {
@@ -83,7 +72,7 @@ async function emulate(flags: EmulateFlags): Promise<void> {
   try {
     const summary = await runEmulator({
       url: flags.url ?? `http://127.0.0.1:${config.api.port}`,
-      pipelineId: flags.pipeline ?? config.pipelineId,
+      pipelineId,
       count: flags.count,
       rate: flags.rate,
       concurrency: flags.concurrency,

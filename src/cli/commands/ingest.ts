@@ -1,37 +1,17 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { createAdapters } from '../../adapters/create-adapters';
-import { loadConfig } from '../../config';
-import { TABLES, bucketFor, isTable, topicFor, type Table } from '../../domain/tables';
-import {
-  ingestTopic,
-  progressQuery,
-  stopSignal,
-  type IngestProgress,
-  type IngestTopicInput,
-} from '../../workflows/ingest-topic';
+import { bucketFor, topicFor, type Table } from '../../domain/tables';
+import { ingestTopic, stopSignal, type IngestTopicInput } from '../../workflows/ingest-topic';
+import { ingestWorkflowId, tableOption, tablesOf } from '../ingest-names';
+import { integerBetween } from '../option-parsers';
 import { connectTemporal, webUiLink } from '../temporal-client';
-
-export function ingestWorkflowId(pipelineId: string, table: Table): string {
-  return `ingest-${pipelineId}-${table}`;
-}
-
-function tablesOf(option: string | undefined): Table[] {
-  if (option === undefined) return [...TABLES];
-  if (!isTable(option))
-    throw new Error(`--table must be one of ${TABLES.join(', ')}, got ${option}`);
-  return [option];
-}
-
-function intOption(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got ${value}`);
-  return n;
-}
+import { configAndPipelineOrUsage } from '../usage';
+import { registerIngestStatus } from './ingest-status';
 
 interface CommonOptions {
   pipeline?: string;
-  table?: string;
+  table?: Table;
   json?: boolean;
 }
 
@@ -44,13 +24,22 @@ export function registerIngestCommands(program: Command): void {
     .command('start')
     .description('start ingestTopic for each table; idempotent (a running workflow is reused)')
     .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)')
-    .option('--table <table>', `one table (${TABLES.join('|')}); default all three`)
-    .option('--max-records <n>', 'flush a partition batch at this many records', intOption)
-    .option('--max-bytes <n>', 'flush a partition batch at this many bytes', intOption)
+    .addOption(tableOption())
+    // The bounds of ingestTopicInputSchema (src/domain/ingest-input.ts).
+    .option(
+      '--max-records <n>',
+      'flush a partition batch at this many records',
+      integerBetween(1, 1_000_000),
+    )
+    .option(
+      '--max-bytes <n>',
+      'flush a partition batch at this many bytes',
+      integerBetween(1024, 256 * 1024 * 1024),
+    )
     .option(
       '--rotate-interval-ms <ms>',
       'flush a partial batch once its oldest record is this old',
-      intOption,
+      integerBetween(100, 24 * 3600_000),
     )
     .option(
       '--create-topics',
@@ -66,8 +55,9 @@ export function registerIngestCommands(program: Command): void {
           createTopics?: boolean;
         },
       ) => {
-        const config = loadConfig(process.env);
-        const pipelineId = opts.pipeline ?? config.pipelineId;
+        const ctx = configAndPipelineOrUsage(opts.pipeline);
+        if (!ctx) return;
+        const { config, pipelineId } = ctx;
         const tables = tablesOf(opts.table);
         if (opts.createTopics) {
           const adapters = createAdapters(config);
@@ -117,11 +107,12 @@ export function registerIngestCommands(program: Command): void {
     .command('stop')
     .description('stop ingestion gracefully: finish batches in flight, commit offsets, complete')
     .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)')
-    .option('--table <table>', `one table (${TABLES.join('|')}); default all three`)
+    .addOption(tableOption())
     .option('--wait', 'wait until each workflow has completed')
     .action(async (opts: CommonOptions & { wait?: boolean }) => {
-      const config = loadConfig(process.env);
-      const pipelineId = opts.pipeline ?? config.pipelineId;
+      const ctx = configAndPipelineOrUsage(opts.pipeline);
+      if (!ctx) return;
+      const { config, pipelineId } = ctx;
       const { client, close } = await connectTemporal(config);
       try {
         for (const table of tablesOf(opts.table)) {
@@ -141,50 +132,5 @@ export function registerIngestCommands(program: Command): void {
       }
     });
 
-  ingest
-    .command('status')
-    .description('progress of each table: per partition next offset, high watermark, lag, counts')
-    .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)')
-    .option('--table <table>', `one table (${TABLES.join('|')}); default all three`)
-    .option('--json', 'print the progress as JSON')
-    .action(async (opts: CommonOptions) => {
-      const config = loadConfig(process.env);
-      const pipelineId = opts.pipeline ?? config.pipelineId;
-      const { client, close } = await connectTemporal(config);
-      try {
-        const out: Array<{ table: Table; status: string; progress?: IngestProgress }> = [];
-        for (const table of tablesOf(opts.table)) {
-          const handle = client.workflow.getHandle(ingestWorkflowId(pipelineId, table));
-          try {
-            const description = await handle.describe();
-            const progress = await handle.query(progressQuery);
-            out.push({ table, status: description.status.name, progress });
-          } catch (err) {
-            if (!(err instanceof WorkflowNotFoundError)) throw err;
-            out.push({ table, status: 'NOT_STARTED' });
-          }
-        }
-        if (opts.json) {
-          console.log(JSON.stringify(out, null, 2));
-          return;
-        }
-        for (const t of out) {
-          const p = t.progress;
-          console.log(
-            `${t.table}: ${t.status}` +
-              (p
-                ? ` · lag ${p.totals.lag} · ${p.totals.recordsWritten} records in ${p.totals.objectsWritten} objects · ${p.totals.quarantined} quarantined`
-                : ''),
-          );
-          for (const r of p?.partitions ?? []) {
-            console.log(
-              `  partition ${r.partition}: next ${r.nextOffset} / high ${r.highWatermark} (lag ${r.lag}), ` +
-                `${r.recordsWritten} records, ${r.objectsWritten} objects, ${r.quarantined} quarantined, last flush ${r.lastFlushAt ?? '-'}`,
-            );
-          }
-        }
-      } finally {
-        await close();
-      }
-    });
+  registerIngestStatus(ingest);
 }

@@ -1,25 +1,15 @@
-import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config';
-import { isDataDate } from '../../domain/clean-zone';
+import { TemporalControl } from '../../adapters/temporal-control';
 import { backfill } from '../../workflows/backfill';
 import { nightlyBatch } from '../../workflows/nightly-batch';
+import { dateOption, integerAtLeast } from '../option-parsers';
 import { connectTemporal, webUiLink } from '../temporal-client';
+import { configAndPipelineOrUsage } from '../usage';
 
 export const scheduleId = (pipelineId: string) => `nightly-${pipelineId}`;
 
-function dateOption(value: string): string {
-  if (!isDataDate(value)) {
-    throw new Error(`expected a date YYYY-MM-DD, got ${value}`);
-  }
-  return value;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got ${value}`);
-  return n;
-}
+/** What `schedule apply` says for each outcome of the upsert. */
+const APPLIED = { created: 'created', updated: 'updated', exists: 'unchanged' } as const;
 
 export function registerNightlyCommands(program: Command): void {
   const schedule = program
@@ -34,38 +24,26 @@ export function registerNightlyCommands(program: Command): void {
     .option('--paused', 'create it paused')
     .action(
       async (opts: { pipeline?: string; cron: string; timezone: string; paused?: boolean }) => {
-        const config = loadConfig(process.env);
-        const pipelineId = opts.pipeline ?? config.pipelineId;
+        const ctx = configAndPipelineOrUsage(opts.pipeline);
+        if (!ctx) return;
+        const { config, pipelineId } = ctx;
         const { client, close } = await connectTemporal(config);
         const id = scheduleId(pipelineId);
-        const spec = { cronExpressions: [opts.cron], timezone: opts.timezone };
-        const action = {
-          type: 'startWorkflow' as const,
-          workflowType: nightlyBatch,
-          // No date: a scheduled run processes the UTC day before its nominal time.
-          args: [{ pipelineId }] as [{ pipelineId: string }],
-          taskQueue: config.temporal.taskQueue,
-          workflowId: `nightly-${pipelineId}`,
-        };
-        // A run that overruns delays the next one instead of overlapping it; after an outage
-        // the runs missed in the last day are caught up, older ones are not.
-        const policies = { overlap: ScheduleOverlapPolicy.BUFFER_ONE, catchupWindow: '1 day' };
         try {
-          const handle = client.schedule.getHandle(id);
-          try {
-            await handle.update((previous) => ({ ...previous, spec, action, policies }));
-            console.log(`schedule ${id}: updated (${opts.cron} ${opts.timezone})`);
-          } catch (err) {
-            if (!(err instanceof ScheduleNotFoundError)) throw err;
-            await client.schedule.create({
-              scheduleId: id,
-              spec,
-              action,
-              policies,
-              state: { paused: Boolean(opts.paused) },
-            });
-            console.log(`schedule ${id}: created (${opts.cron} ${opts.timezone})`);
-          }
+          // The same upsert as provisioning's, so both keep one definition of the schedule and
+          // agree on when it already matches (then nothing is written).
+          const control = new TemporalControl(client);
+          const existing = await control.describeSchedule(id);
+          const outcome = await control.upsertSchedule({
+            scheduleId: id,
+            pipelineId,
+            taskQueue: config.temporal.taskQueue,
+            cron: opts.cron,
+            timezone: opts.timezone,
+            // --paused applies to a new schedule only: a re-apply neither pauses nor resumes.
+            paused: existing ? existing.paused : Boolean(opts.paused),
+          });
+          console.log(`schedule ${id}: ${APPLIED[outcome]} (${opts.cron} ${opts.timezone})`);
         } finally {
           await close();
         }
@@ -76,10 +54,11 @@ export function registerNightlyCommands(program: Command): void {
     .description('start a run of the schedule now')
     .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)')
     .action(async (opts: { pipeline?: string }) => {
-      const config = loadConfig(process.env);
-      const { client, close } = await connectTemporal(config);
+      const ctx = configAndPipelineOrUsage(opts.pipeline);
+      if (!ctx) return;
+      const { client, close } = await connectTemporal(ctx.config);
       try {
-        await client.schedule.getHandle(scheduleId(opts.pipeline ?? config.pipelineId)).trigger();
+        await client.schedule.getHandle(scheduleId(ctx.pipelineId)).trigger();
         console.log('triggered');
       } finally {
         await close();
@@ -95,8 +74,9 @@ export function registerNightlyCommands(program: Command): void {
     .option('--no-wait', 'return once started')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { date: string; pipeline?: string; wait: boolean; json?: boolean }) => {
-      const config = loadConfig(process.env);
-      const pipelineId = opts.pipeline ?? config.pipelineId;
+      const ctx = configAndPipelineOrUsage(opts.pipeline);
+      if (!ctx) return;
+      const { config, pipelineId } = ctx;
       const { client, close } = await connectTemporal(config);
       try {
         const workflowId = `nightly-${pipelineId}-${opts.date}`;
@@ -133,7 +113,7 @@ export function registerNightlyCommands(program: Command): void {
     .requiredOption('--from <YYYY-MM-DD>', 'first day', dateOption)
     .requiredOption('--to <YYYY-MM-DD>', 'last day', dateOption)
     .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)')
-    .option('--concurrency <n>', 'days at once', positiveInt, 2)
+    .option('--concurrency <n>', 'days at once', integerAtLeast(1), 2)
     .option('--force', 'redo days that already finished')
     .option('--no-wait', 'return once started')
     .action(
@@ -145,8 +125,9 @@ export function registerNightlyCommands(program: Command): void {
         force?: boolean;
         wait: boolean;
       }) => {
-        const config = loadConfig(process.env);
-        const pipelineId = opts.pipeline ?? config.pipelineId;
+        const ctx = configAndPipelineOrUsage(opts.pipeline);
+        if (!ctx) return;
+        const { config, pipelineId } = ctx;
         const { client, close } = await connectTemporal(config);
         try {
           const workflowId = `backfill-${pipelineId}-${opts.from}-${opts.to}`;

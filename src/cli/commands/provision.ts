@@ -139,6 +139,8 @@ export function registerProvisionCommands(program: Command): void {
 async function provisionAction(flags: ProvisionFlags): Promise<void> {
   const config = configOrUsage();
   if (!config) return;
+  // Checked apart from the rest of the input so that the message names the flag.
+  if (flags.pipeline !== undefined && !pipelineIdOrUsage(flags.pipeline, config)) return;
   let input: JsonObject;
   try {
     input = await provisionInputFrom(flags, config.pipelineId);

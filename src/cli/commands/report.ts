@@ -1,9 +1,8 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { createAdapters } from '../../adapters/create-adapters';
-import { loadConfig } from '../../config';
-import { isDataDate } from '../../domain/clean-zone';
-import { pipelineIdOption } from '../option-parsers';
+import { dateOption } from '../option-parsers';
 import { downloadReport, openHint } from '../report-download';
+import { configAndPipelineOrUsage } from '../usage';
 
 interface ReportFlags {
   pipeline?: string;
@@ -13,11 +12,6 @@ interface ReportFlags {
   json?: boolean;
 }
 
-function dateOption(value: string): string {
-  if (!isDataDate(value)) throw new InvalidArgumentError('expected a date YYYY-MM-DD');
-  return value;
-}
-
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
@@ -25,7 +19,7 @@ export function registerReportCommand(program: Command): void {
       "download a day's analytics (report.html, every <query>.json, _manifest.json) from the " +
         'pipeline bucket and print where the report is',
     )
-    .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)', pipelineIdOption)
+    .option('--pipeline <id>', 'pipeline id (default PINPIPE_PIPELINE_ID)')
     .option(
       '--date <YYYY-MM-DD>',
       'the data day (default: the latest day with a report)',
@@ -38,8 +32,9 @@ export function registerReportCommand(program: Command): void {
 }
 
 async function report(flags: ReportFlags): Promise<void> {
-  const config = loadConfig(process.env);
-  const pipelineId = flags.pipeline ?? config.pipelineId;
+  const ctx = configAndPipelineOrUsage(flags.pipeline);
+  if (!ctx) return;
+  const { config, pipelineId } = ctx;
   // The hint names --pipeline only when the user had to, so it can be pasted as is.
   const pipelineArg = flags.pipeline ? ` --pipeline ${pipelineId}` : '';
   const adapters = createAdapters(config);
