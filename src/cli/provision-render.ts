@@ -5,11 +5,11 @@
 
 import {
   PROVISION_STEPS,
+  STATUS_MARK,
   STEP_TITLES,
   type ProvisionStep,
   type ResourceRecord,
   type StepState,
-  type StepStatus,
 } from '../domain/provision-steps';
 
 export type JsonObject = { [key: string]: unknown };
@@ -73,16 +73,6 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const MARK: Record<StepStatus, string> = {
-  pending: '[ ]',
-  running: '[~]',
-  done: '[x]',
-  failed: '[!]',
-  'awaiting-correction': '[?]',
-  skipped: '[-]',
-  undone: '[u]',
-};
-
 const TITLE_WIDTH = Math.max(...PROVISION_STEPS.map((s) => STEP_TITLES[s].length));
 const STATUS_WIDTH = 'awaiting-correction'.length;
 
@@ -95,7 +85,7 @@ export function checklistLine(s: StepState): string {
       : s.status === 'running' && s.error
         ? `retrying: ${s.error}`
         : (s.summary ?? '');
-  const line = `${MARK[s.status]} ${s.title.padEnd(TITLE_WIDTH)}  ${s.status.padEnd(STATUS_WIDTH)}  ${attempt.padEnd(7)}${oneLine(text)}`;
+  const line = `${STATUS_MARK[s.status]} ${s.title.padEnd(TITLE_WIDTH)}  ${s.status.padEnd(STATUS_WIDTH)}  ${attempt.padEnd(7)}${oneLine(text)}`;
   return line.trimEnd();
 }
 

@@ -149,7 +149,8 @@ export function teardownOrder<T extends { kind: ResourceKind }>(items: readonly 
   return [...items].sort((a, b) => TEARDOWN_ORDER.indexOf(a.kind) - TEARDOWN_ORDER.indexOf(b.kind));
 }
 
-const STATUS_MARK: Record<StepStatus, string> = {
+/** The checklist mark of each status, shared by the Web UI details and the CLI. */
+export const STATUS_MARK: Record<StepStatus, string> = {
   pending: '[ ]',
   running: '[~]',
   done: '[x]',
