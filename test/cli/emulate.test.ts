@@ -1,32 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import type { EmulatorSummary } from '../../src/emulator/run-emulator';
-import { waitForOutput, type Spawned } from '../helpers/processes';
-import { repoRoot, stackEnv } from '../helpers/stack';
+import { waitForOutput } from '../helpers/processes';
+import { spawnCli } from '../helpers/run-cli';
+import { stackEnv } from '../helpers/stack';
 import { recordCount, startApiHarness, type ApiHarness } from '../api/harness';
 import { TABLES } from '../../src/domain/tables';
-
-/** `pinpipe <args>` as a user runs it (bin/pinpipe.cjs), stdout and stderr kept apart. */
-function pinpipe(
-  args: string[],
-  env: Record<string, string | undefined>,
-): Spawned & { stdout: () => string } {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/pinpipe.cjs'), ...args], {
-    cwd: repoRoot,
-    env: { ...env, NODE_NO_WARNINGS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let all = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    all += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => (all += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => all, stdout: () => out, exited };
-}
 
 describe('pinpipe emulate (CLI process)', function () {
   this.timeout(120_000);
@@ -42,7 +20,7 @@ describe('pinpipe emulate (CLI process)', function () {
   });
 
   it('posts --count events in --batch requests and prints a JSON summary; exit 0', async () => {
-    const run = pinpipe(
+    const run = spawnCli(
       [
         'emulate',
         '--url',
@@ -76,7 +54,7 @@ describe('pinpipe emulate (CLI process)', function () {
 
   it('stops on SIGINT after in-flight requests, prints the summary and exits 130', async () => {
     const before = await Promise.all(TABLES.map((t) => recordCount(h.kafka, h.topics[t])));
-    const run = pinpipe(
+    const run = spawnCli(
       ['emulate', '--url', h.url, '--pipeline', h.pipelineId, '--count', '1000', '--rate', '20'],
       env,
     );
@@ -97,10 +75,10 @@ describe('pinpipe emulate (CLI process)', function () {
   });
 
   it('refuses bad options before posting anything', async () => {
-    const badCount = pinpipe(['emulate', '--count', 'many'], env);
+    const badCount = spawnCli(['emulate', '--count', 'many'], env);
     assert.equal(await badCount.exited, 2, badCount.output());
     assert.match(badCount.output(), /--count <n>.*expected an integer >= 0/);
-    const badPipeline = pinpipe(['emulate', '--pipeline', 'XYZ'], env);
+    const badPipeline = spawnCli(['emulate', '--pipeline', 'XYZ'], env);
     assert.equal(await badPipeline.exited, 2, badPipeline.output());
     assert.match(
       badPipeline.output(),
@@ -109,7 +87,7 @@ describe('pinpipe emulate (CLI process)', function () {
   });
 
   it('exits 1 with the reason when the pipeline has no topics', async () => {
-    const run = pinpipe(
+    const run = spawnCli(
       ['emulate', '--url', h.url, '--pipeline', 'fedcba987654', '--count', '3'],
       env,
     );
