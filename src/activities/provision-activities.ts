@@ -7,6 +7,7 @@ import type { Ec2Port } from '../ports/ec2';
 import type { PipelineControl } from '../ports/pipeline-control';
 import { scheduleDifferences } from '../ports/pipeline-control';
 import { createClientHostActivity } from './client-host-activity';
+import { ingestWorkflowId, nightlyScheduleId } from '../domain/workflow-ids';
 
 /**
  * The provisioning steps' side effects. Each activity is idempotent: it looks before it acts,
@@ -69,10 +70,6 @@ export interface ProvisionPorts {
   /** GET a URL; the status code, or an error when nothing answers. Defaults to fetch. */
   httpStatus?: (url: string) => Promise<number>;
 }
-
-export const ingestWorkflowIdFor = (pipelineId: string, table: string) =>
-  `ingest-${pipelineId}-${table}`;
-export const nightlyScheduleIdFor = (pipelineId: string) => `nightly-${pipelineId}`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -224,7 +221,7 @@ export function createProvisionActivities(ports: ProvisionPorts) {
     const resources: ResourceRecord[] = [];
     for (const table of TABLES) {
       Context.current().heartbeat();
-      const workflowId = ingestWorkflowIdFor(input.pipelineId, table);
+      const workflowId = ingestWorkflowId(input.pipelineId, table);
       const deleteHow = `pinpipe ingest stop --pipeline ${input.pipelineId} --table ${table}`;
       if (input.mode === 'plan') {
         const running = (await control.workflowPresence(workflowId)) === 'running';
@@ -259,7 +256,7 @@ export function createProvisionActivities(ports: ProvisionPorts) {
 
   async function ensureSchedule(input: EnsureScheduleInput): Promise<StepResult> {
     Context.current().heartbeat();
-    const scheduleId = nightlyScheduleIdFor(input.pipelineId);
+    const scheduleId = nightlyScheduleId(input.pipelineId);
     const wanted = {
       scheduleId,
       pipelineId: input.pipelineId,

@@ -1,10 +1,6 @@
 import { Option } from 'commander';
 import { TABLES, type Table } from '../domain/tables';
 
-export function ingestWorkflowId(pipelineId: string, table: Table): string {
-  return `ingest-${pipelineId}-${table}`;
-}
-
 /** `--table`, checked by commander: a typo exits 2 naming the flag and the choices. */
 export function tableOption(): Option {
   return new Option('--table <table>', 'one table; default all three').choices(TABLES);

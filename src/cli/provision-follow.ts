@@ -15,10 +15,6 @@ const POLL_MS = 300;
 /** A query needs a worker; without one it would wait for the RPC's own (long) deadline. */
 export const QUERY_TIMEOUT_MS = 10_000;
 
-export const provisionId = (pipelineId: string) => `provision-${pipelineId}`;
-/** Plans get their own id so they neither attach to nor shadow the real provisioning run. */
-export const planId = (pipelineId: string) => `plan-${pipelineId}`;
-
 export type ProvisionHandle = WorkflowHandle<typeof provisionPipeline>;
 
 export type Followed =

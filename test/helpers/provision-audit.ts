@@ -1,12 +1,9 @@
 import { findClientHosts } from '../../src/activities/client-host-activity';
-import {
-  ingestWorkflowIdFor,
-  nightlyScheduleIdFor,
-} from '../../src/activities/provision-activities';
 import type { Adapters } from '../../src/adapters/create-adapters';
 import { INVENTORY_KEY } from '../../src/domain/provision-steps';
 import { TABLES, bucketFor, topicFor } from '../../src/domain/tables';
 import type { PipelineControl } from '../../src/ports/pipeline-control';
+import { ingestWorkflowId, nightlyScheduleId } from '../../src/domain/workflow-ids';
 
 /** What exists of a pipeline's resources, counted from the services themselves. */
 export interface PipelineAudit {
@@ -33,7 +30,7 @@ export async function auditPipeline(
   }
   let ingestRunning = 0;
   for (const t of TABLES) {
-    if ((await control.workflowPresence(ingestWorkflowIdFor(pipelineId, t))) === 'running') {
+    if ((await control.workflowPresence(ingestWorkflowId(pipelineId, t))) === 'running') {
       ingestRunning++;
     }
   }
@@ -43,7 +40,7 @@ export async function auditPipeline(
     inventory:
       hasBucket && (await adapters.store.head({ bucket, key: INVENTORY_KEY })) !== undefined,
     topics,
-    schedule: (await control.describeSchedule(nightlyScheduleIdFor(pipelineId))) !== undefined,
+    schedule: (await control.describeSchedule(nightlyScheduleId(pipelineId))) !== undefined,
     ingestRunning,
   };
 }

@@ -13,12 +13,18 @@ import { provisionPipeline, type ProvisionResult } from '../../workflows/provisi
 import { teardownPipeline } from '../../workflows/teardown-pipeline';
 import { integerAtLeast } from '../option-parsers';
 import { ProgressRenderer } from '../progress-renderer';
-import { follow, provisionId } from '../provision-follow';
+import { follow } from '../provision-follow';
 import { parkedHint } from '../provision-render';
 import { downloadReport, openHint } from '../report-download';
 import { connectTemporal, webUiLink } from '../temporal-client';
 import { configAndPipelineOrUsage } from '../usage';
 import { hasWorker, lagBar } from './demo-view';
+import {
+  ingestWorkflowId,
+  nightlyRunId,
+  provisionWorkflowId,
+  teardownWorkflowId,
+} from '../../domain/workflow-ids';
 
 interface DemoFlags {
   events: number;
@@ -119,7 +125,7 @@ async function runDemo(ctx: DemoContext) {
   }
 
   say(
-    `\n1. Provisioning pipeline ${pipelineId} (local target) — ${webUiLink(config, provisionId(pipelineId))}`,
+    `\n1. Provisioning pipeline ${pipelineId} (local target) — ${webUiLink(config, provisionWorkflowId(pipelineId))}`,
   );
   const provisioned = await timed('provision', () => provision(ctx, pipelineId));
   if (provisioned.status === 'awaiting-correction') {
@@ -143,7 +149,7 @@ async function runDemo(ctx: DemoContext) {
   );
 
   const date = utcDay(Date.now());
-  const nightlyId = `nightly-${pipelineId}-${date}`;
+  const nightlyId = nightlyRunId(pipelineId, date);
   say(`\n4. Nightly batch for ${date} — ${webUiLink(config, nightlyId)}`);
   const nightly = await timed('nightly', () => runNightly(ctx, pipelineId, date, nightlyId));
   for (const table of TABLES) {
@@ -174,9 +180,9 @@ async function runDemo(ctx: DemoContext) {
   say(`  report:  ${report.reportPath}`);
   say(`  open it: ${openHint(report.reportPath)}`);
   say(`  Web UI:  ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows`);
-  say(`           provisioning ${webUiLink(config, provisionId(pipelineId))}`);
+  say(`           provisioning ${webUiLink(config, provisionWorkflowId(pipelineId))}`);
   for (const t of TABLES)
-    say(`           ingest ${t.padEnd(4)}  ${webUiLink(config, `ingest-${pipelineId}-${t}`)}`);
+    say(`           ingest ${t.padEnd(4)}  ${webUiLink(config, ingestWorkflowId(pipelineId, t))}`);
   say(`           nightly      ${webUiLink(config, nightlyId)}`);
   say(`  S3:      s3://user-${pipelineId}-bucket/ (raw zone topics/, clean/, analytics/)`);
 
@@ -185,7 +191,7 @@ async function runDemo(ctx: DemoContext) {
     await timed('teardown', () =>
       client.workflow.execute(teardownPipeline, {
         taskQueue,
-        workflowId: `teardown-${pipelineId}`,
+        workflowId: teardownWorkflowId(pipelineId),
         args: [{ pipelineId, deleteData: true }],
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       }),
@@ -212,7 +218,7 @@ async function provision(
   const { client, config } = ctx;
   const handle = await client.workflow.start(provisionPipeline, {
     taskQueue: config.temporal.taskQueue,
-    workflowId: provisionId(pipelineId),
+    workflowId: provisionWorkflowId(pipelineId),
     args: [
       {
         pipelineId,
@@ -260,7 +266,9 @@ async function emulate(ctx: DemoContext, pipelineId: string): Promise<EmulatorSu
 async function ingestTotals(client: Client, pipelineId: string): Promise<number> {
   let total = 0;
   for (const t of TABLES) {
-    const p = await client.workflow.getHandle(`ingest-${pipelineId}-${t}`).query(ingestProgress);
+    const p = await client.workflow
+      .getHandle(ingestWorkflowId(pipelineId, t))
+      .query(ingestProgress);
     total += p.totals.recordsWritten + p.totals.quarantined;
   }
   return total;
@@ -280,7 +288,7 @@ async function waitForIngestion(
     let lag = 0;
     let total = 0;
     for (const t of TABLES) {
-      const handle = client.workflow.getHandle(`ingest-${pipelineId}-${t}`);
+      const handle = client.workflow.getHandle(ingestWorkflowId(pipelineId, t));
       const p = await handle.query(ingestProgress);
       lag += p.totals.lag;
       total += p.totals.recordsWritten + p.totals.quarantined;

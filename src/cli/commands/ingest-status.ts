@@ -5,9 +5,10 @@ import { topicFor, type Table } from '../../domain/tables';
 import type { KafkaPort } from '../../ports/kafka';
 import { progressQuery, type IngestProgress, type ingestTopic } from '../../workflows/ingest-topic';
 import { readLiveFigures, type LiveFigures } from '../ingest-live';
-import { ingestWorkflowId, tableOption, tablesOf } from '../ingest-names';
+import { tableOption, tablesOf } from '../ingest-names';
 import { connectTemporal } from '../temporal-client';
 import { configAndPipelineOrUsage } from '../usage';
+import { ingestWorkflowId } from '../../domain/workflow-ids';
 
 interface StatusFlags {
   pipeline?: string;

@@ -3,11 +3,12 @@ import type { Command } from 'commander';
 import { createAdapters } from '../../adapters/create-adapters';
 import { bucketFor, topicFor, type Table } from '../../domain/tables';
 import { ingestTopic, stopSignal, type IngestTopicInput } from '../../workflows/ingest-topic';
-import { ingestWorkflowId, tableOption, tablesOf } from '../ingest-names';
+import { tableOption, tablesOf } from '../ingest-names';
 import { integerBetween } from '../option-parsers';
 import { connectTemporal, webUiLink } from '../temporal-client';
 import { configAndPipelineOrUsage } from '../usage';
 import { registerIngestStatus } from './ingest-status';
+import { ingestWorkflowId } from '../../domain/workflow-ids';
 
 interface CommonOptions {
   pipeline?: string;

@@ -5,8 +5,7 @@ import { nightlyBatch } from '../../workflows/nightly-batch';
 import { dateOption, integerAtLeast } from '../option-parsers';
 import { connectTemporal, webUiLink } from '../temporal-client';
 import { configAndPipelineOrUsage } from '../usage';
-
-export const scheduleId = (pipelineId: string) => `nightly-${pipelineId}`;
+import { nightlyRunId, nightlyScheduleId } from '../../domain/workflow-ids';
 
 /** What `schedule apply` says for each outcome of the upsert. */
 const APPLIED = { created: 'created', updated: 'updated', exists: 'unchanged' } as const;
@@ -28,7 +27,7 @@ export function registerNightlyCommands(program: Command): void {
         if (!ctx) return;
         const { config, pipelineId } = ctx;
         const { client, close } = await connectTemporal(config);
-        const id = scheduleId(pipelineId);
+        const id = nightlyScheduleId(pipelineId);
         try {
           // The same upsert as provisioning's, so both keep one definition of the schedule and
           // agree on when it already matches (then nothing is written).
@@ -58,7 +57,7 @@ export function registerNightlyCommands(program: Command): void {
       if (!ctx) return;
       const { client, close } = await connectTemporal(ctx.config);
       try {
-        await client.schedule.getHandle(scheduleId(ctx.pipelineId)).trigger();
+        await client.schedule.getHandle(nightlyScheduleId(ctx.pipelineId)).trigger();
         console.log('triggered');
       } finally {
         await close();
@@ -79,7 +78,7 @@ export function registerNightlyCommands(program: Command): void {
       const { config, pipelineId } = ctx;
       const { client, close } = await connectTemporal(config);
       try {
-        const workflowId = `nightly-${pipelineId}-${opts.date}`;
+        const workflowId = nightlyRunId(pipelineId, opts.date);
         const handle = await client.workflow.start(nightlyBatch, {
           taskQueue: config.temporal.taskQueue,
           workflowId,

@@ -24,14 +24,7 @@ import {
   setPath,
   type JsonObject,
 } from '../provision-render';
-import {
-  QUERY_TIMEOUT_MS,
-  follow,
-  planId,
-  provisionId,
-  type Followed,
-  type ProvisionHandle,
-} from '../provision-follow';
+import { QUERY_TIMEOUT_MS, follow, type Followed, type ProvisionHandle } from '../provision-follow';
 import { connectTemporal, webUiLink } from '../temporal-client';
 import { formatTextTable } from '../text-table';
 import {
@@ -43,6 +36,7 @@ import {
   usage,
 } from '../usage';
 import { rootMessage } from '../../workflows/failure-message';
+import { planWorkflowId, provisionWorkflowId } from '../../domain/workflow-ids';
 
 interface ProvisionFlags {
   pipeline?: string;
@@ -151,7 +145,7 @@ async function provisionAction(flags: ProvisionFlags): Promise<void> {
   const parsed = parseProvisionInput(input);
   if (!parsed.ok) return usage(`invalid input: ${parsed.reason}`);
   const { pipelineId, mode } = parsed.settings;
-  const workflowId = mode === 'plan' ? planId(pipelineId) : provisionId(pipelineId);
+  const workflowId = mode === 'plan' ? planWorkflowId(pipelineId) : provisionWorkflowId(pipelineId);
   const { client, close } = await connectTemporal(config);
   try {
     const running = await client.workflow
@@ -223,7 +217,7 @@ async function statusAction(flags: { pipeline?: string; json?: boolean }): Promi
   const config = configOrUsage();
   const pipelineId = config && pipelineIdOrUsage(flags.pipeline, config);
   if (!config || !pipelineId) return;
-  const workflowId = provisionId(pipelineId);
+  const workflowId = provisionWorkflowId(pipelineId);
   const { client, close } = await connectTemporal(config);
   try {
     const handle = client.workflow.getHandle<typeof provisionPipeline>(workflowId);
@@ -284,7 +278,9 @@ async function retryAction(
   };
   const { client, close } = await connectTemporal(config);
   try {
-    const handle = client.workflow.getHandle<typeof provisionPipeline>(provisionId(pipelineId));
+    const handle = client.workflow.getHandle<typeof provisionPipeline>(
+      provisionWorkflowId(pipelineId),
+    );
     let step: string;
     try {
       ({ step } = await handle.executeUpdate(retryStepUpdate, { args: [request] }));
@@ -312,7 +308,9 @@ async function abortAction(flags: { pipeline?: string; json?: boolean }): Promis
   if (!config || !pipelineId) return;
   const { client, close } = await connectTemporal(config);
   try {
-    const handle = client.workflow.getHandle<typeof provisionPipeline>(provisionId(pipelineId));
+    const handle = client.workflow.getHandle<typeof provisionPipeline>(
+      provisionWorkflowId(pipelineId),
+    );
     let removing: number;
     try {
       ({ removing } = await handle.executeUpdate(abortUpdate));

@@ -2,12 +2,10 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { rootMessage } from '../../workflows/failure-message';
 import { teardownPipeline, type TeardownResult } from '../../workflows/teardown-pipeline';
-import { provisionId } from '../provision-follow';
 import { connectTemporal, webUiLink } from '../temporal-client';
 import { formatTextTable } from '../text-table';
 import { EXIT_FAILED, configOrUsage, pipelineIdOrUsage } from '../usage';
-
-const teardownId = (pipelineId: string) => `teardown-${pipelineId}`;
+import { provisionWorkflowId, teardownWorkflowId } from '../../domain/workflow-ids';
 
 export function registerTeardownCommand(program: Command): void {
   program
@@ -32,17 +30,17 @@ async function teardownAction(flags: {
   const config = configOrUsage();
   const pipelineId = config && pipelineIdOrUsage(flags.pipeline, config);
   if (!config || !pipelineId) return;
-  const workflowId = teardownId(pipelineId);
+  const workflowId = teardownWorkflowId(pipelineId);
   const { client, close } = await connectTemporal(config);
   try {
     // Tearing down under a live provisioning run would race it: it may create what we delete.
     const provisioning = await client.workflow
-      .getHandle(provisionId(pipelineId))
+      .getHandle(provisionWorkflowId(pipelineId))
       .describe()
       .catch(() => undefined);
     if (provisioning?.status.name === 'RUNNING') {
       console.error(
-        `pinpipe teardown: ${provisionId(pipelineId)} is still running; let it finish, or ` +
+        `pinpipe teardown: ${provisionWorkflowId(pipelineId)} is still running; let it finish, or ` +
           `\`pinpipe provision abort --pipeline ${pipelineId}\` if it is parked`,
       );
       process.exitCode = EXIT_FAILED;

@@ -1,0 +1,23 @@
+import type { Table } from './tables';
+
+/**
+ * Workflow and schedule ids, one place: the CLI, the activities that start or stop workflows,
+ * and the README's `temporal workflow start` examples all name the same runs.
+ */
+
+/** A table's long-running ingestion workflow. */
+export const ingestWorkflowId = (pipelineId: string, table: Table) =>
+  `ingest-${pipelineId}-${table}`;
+
+/** The nightly schedule of a pipeline. */
+export const nightlyScheduleId = (pipelineId: string) => `nightly-${pipelineId}`;
+
+/** One day's nightly batch started by hand (`pinpipe nightly run`, the demo). */
+export const nightlyRunId = (pipelineId: string, date: string) => `nightly-${pipelineId}-${date}`;
+
+export const provisionWorkflowId = (pipelineId: string) => `provision-${pipelineId}`;
+
+/** A plan runs under its own id, so it never collides with (or reuses) an apply run. */
+export const planWorkflowId = (pipelineId: string) => `plan-${pipelineId}`;
+
+export const teardownWorkflowId = (pipelineId: string) => `teardown-${pipelineId}`;
