@@ -1,14 +1,11 @@
 import '../quiet-warnings';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import { createAdapters } from '../adapters/create-adapters';
-import { TemporalControl } from '../adapters/temporal-control';
+import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../config';
-import { createActivities } from './create-activities';
+import { runWorker } from './run-worker';
 
 /**
- * The worker composition root: config → clients → activities → Worker on the `pinpipe` queue.
- * Worker.run() drains and exits on SIGINT/SIGTERM; Prometheus metrics are served by the SDK.
+ * The worker composition root: config, the SDK runtime (logging, Prometheus metrics), then the
+ * worker on the `pinpipe` queue until SIGINT/SIGTERM.
  */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -18,32 +15,7 @@ async function main(): Promise<void> {
       metrics: { prometheus: { bindAddress: `127.0.0.1:${config.metrics.port}` } },
     },
   });
-  const connection = await NativeConnection.connect(config.temporal.connect.connectionOptions);
-  // Provisioning starts the ingestion workflows and applies the schedule: a client of its own.
-  const clientConnection = await Connection.connect(config.temporal.connect.connectionOptions);
-  const control = new TemporalControl(
-    new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
-  );
-  const adapters = createAdapters(config);
-  try {
-    const worker = await Worker.create({
-      connection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      workflowsPath: require.resolve('../workflows'),
-      activities: createActivities({ ...adapters, control }),
-      shutdownGraceTime: '10 seconds',
-    });
-    console.log(
-      `pinpipe worker: task queue ${config.temporal.taskQueue} on ${config.temporal.connect.connectionOptions.address} ` +
-        `(namespace ${config.temporal.namespace}); metrics on http://127.0.0.1:${config.metrics.port}/metrics`,
-    );
-    await worker.run();
-  } finally {
-    await adapters.close();
-    await clientConnection.close();
-    await connection.close();
-  }
+  await runWorker(config, { onReady: (message) => console.log(message) });
 }
 
 main().then(
