@@ -8,7 +8,7 @@ import {
   type RecordMetadata,
   type TopicMessages,
 } from 'kafkajs';
-import { PartitionReader } from './partition-reader';
+import { FetchReader } from './kafka-wire/fetch-reader';
 import { ProduceCoalescer } from './produce-coalescer';
 import type {
   ConsumedRecord,
@@ -47,24 +47,31 @@ function isUnknownTopic(err: unknown): boolean {
 }
 
 /**
- * Kafka over kafkajs. One admin and one idempotent producer (behind a group-commit coalescer)
- * are created lazily and reused. Reads go through one long-lived PartitionReader per partition
- * (kafkajs has no manual assignment: each reader is a consumer of its own group that never
- * commits), so they need no committed state and never disturb the ingestion consumer group.
+ * Kafka over kafkajs, except for partition reads. One admin and one idempotent producer (behind
+ * a group-commit coalescer) are created lazily and reused. Reads go through one long-lived
+ * FetchReader per partition: Fetch requests at exact offsets straight to the leader, decoded
+ * by kafka-wire/ rather than by a kafkajs consumer. kafkajs has no manual assignment (a reader
+ * had to be a consumer of a throwaway group) and its per-record decoding cost the sink as much
+ * as a whole plain kafkajs consumer does. Reads need no committed state and never disturb the
+ * ingestion consumer group.
  */
 export class KafkajsKafka implements KafkaPort {
   private admin?: Promise<Admin>;
   private producer?: Promise<Producer>;
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly metadata = new Map<string, { at: number; partitions: PartitionMetadata[] }>();
-  private readonly readers = new Map<string, PartitionReader>();
+  private readonly readers = new Map<string, FetchReader>();
   private topicDeletes: Promise<unknown> = Promise.resolve();
   private readonly coalescer = new ProduceCoalescer((batch) => this.sendBatch(batch));
   private sweeper?: NodeJS.Timeout;
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly options: { metadataTtlMs?: number; readerIdleMs?: number } = {},
+    private readonly options: {
+      clientId?: string;
+      metadataTtlMs?: number;
+      readerIdleMs?: number;
+    } = {},
   ) {}
 
   static fromOptions(options: KafkajsOptions): KafkajsKafka {
@@ -199,11 +206,7 @@ export class KafkajsKafka implements KafkaPort {
     if (maxRecords <= 0) return empty;
     if (input.untilCaughtUp && fromOffset >= mark.high) return empty;
 
-    const reader = this.readerFor(
-      topic,
-      partition,
-      marks.map((m) => m.partition),
-    );
+    const reader = this.readerFor(topic, partition);
     let records: ConsumedRecord[];
     try {
       records = await reader.read({
@@ -222,7 +225,7 @@ export class KafkajsKafka implements KafkaPort {
     return { records, nextOffset, highWatermark: Math.max(mark.high, nextOffset) };
   }
 
-  private readerFor(topic: string, partition: number, partitions: number[]): PartitionReader {
+  private readerFor(topic: string, partition: number): FetchReader {
     const key = `${topic}\u0000${partition}`;
     let reader = this.readers.get(key);
     if (reader?.failed) {
@@ -230,12 +233,16 @@ export class KafkajsKafka implements KafkaPort {
       reader = undefined;
     }
     if (!reader) {
-      reader = new PartitionReader(
-        this.kafka,
+      reader = new FetchReader(
+        {
+          clientId: this.options.clientId ?? 'pinpipe',
+          locateLeader: (t, p) => this.leaderOf(t, p),
+          lowWatermark: async (t, p) =>
+            (await this.watermarks(t)).find((m) => m.partition === p)?.low ?? 0,
+        },
         topic,
         partition,
-        partitions.filter((p) => p !== partition),
-        { maxBufferBytes: 16 * 1024 * 1024, fetchBytes: 4 * 1024 * 1024 },
+        { fetchBytes: 4 * 1024 * 1024 },
       );
       this.readers.set(key, reader);
       this.sweeper ??= setInterval(() => void this.sweepIdleReaders(), 15_000).unref();
@@ -243,7 +250,7 @@ export class KafkajsKafka implements KafkaPort {
     return reader;
   }
 
-  private async dropReader(reader: PartitionReader): Promise<void> {
+  private async dropReader(reader: FetchReader): Promise<void> {
     const key = `${reader.topic}\u0000${reader.partition}`;
     if (this.readers.get(key) === reader) this.readers.delete(key);
     await reader.close();
@@ -254,6 +261,22 @@ export class KafkajsKafka implements KafkaPort {
     const idleSince = Date.now() - (this.options.readerIdleMs ?? 60_000);
     const idle = [...this.readers.values()].filter((r) => r.lastUsed < idleSince);
     await Promise.all(idle.map((r) => this.dropReader(r)));
+  }
+
+  /** The host and port of a partition's leader, from fresh metadata (asked after failures). */
+  private async leaderOf(
+    topic: string,
+    partition: number,
+  ): Promise<{ host: string; port: number }> {
+    const admin = await this.getAdmin();
+    const [meta, cluster] = await Promise.all([
+      admin.fetchTopicMetadata({ topics: [topic] }),
+      admin.describeCluster(),
+    ]);
+    const leader = meta.topics[0]?.partitions.find((p) => p.partitionId === partition)?.leader;
+    const broker = cluster.brokers.find((b) => b.nodeId === leader);
+    if (!broker) throw new Error(`no leader is known for ${topic}/${partition} (leader ${leader})`);
+    return { host: broker.host, port: broker.port };
   }
 
   /**
