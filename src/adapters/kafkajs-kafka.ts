@@ -39,6 +39,8 @@ export function createKafka(options: KafkajsOptions): Kafka {
   });
 }
 
+const readerKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
 function isUnknownTopic(err: unknown): boolean {
   for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
     if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
@@ -190,21 +192,15 @@ export class KafkajsKafka implements KafkaPort {
   async readPartition(input: ReadPartitionInput): Promise<ReadPartitionResult> {
     const { topic, partition, fromOffset, maxRecords, maxWaitMs } = input;
     const maxBytes = input.maxBytes ?? Number.POSITIVE_INFINITY;
-    const marks = await this.watermarks(topic);
-    const mark = marks.find((m) => m.partition === partition);
-    if (!mark) throw new RangeError(`partition ${partition} does not exist in topic ${topic}`);
-    if (fromOffset > mark.high) {
+    const high = await this.highWatermarkBelow(topic, partition, fromOffset);
+    if (fromOffset > high) {
       throw new RangeError(
-        `offset ${fromOffset} is past the end of ${topic}/${partition} (high watermark ${mark.high})`,
+        `offset ${fromOffset} is past the end of ${topic}/${partition} (high watermark ${high})`,
       );
     }
-    const empty = {
-      records: [] as ConsumedRecord[],
-      nextOffset: fromOffset,
-      highWatermark: mark.high,
-    };
+    const empty = { records: [] as ConsumedRecord[], nextOffset: fromOffset, highWatermark: high };
     if (maxRecords <= 0) return empty;
-    if (input.untilCaughtUp && fromOffset >= mark.high) return empty;
+    if (input.untilCaughtUp && fromOffset >= high) return empty;
 
     const reader = this.readerFor(topic, partition);
     let records: ConsumedRecord[];
@@ -214,7 +210,7 @@ export class KafkajsKafka implements KafkaPort {
         maxRecords,
         maxBytes,
         maxWaitMs,
-        ...(input.untilCaughtUp ? { returnAtOffset: mark.high } : {}),
+        ...(input.untilCaughtUp ? { returnAtOffset: high } : {}),
       });
     } catch (err) {
       await this.dropReader(reader);
@@ -222,11 +218,32 @@ export class KafkajsKafka implements KafkaPort {
     }
     const last = records[records.length - 1];
     const nextOffset = last ? last.offset + 1 : fromOffset;
-    return { records, nextOffset, highWatermark: Math.max(mark.high, nextOffset) };
+    return {
+      records,
+      nextOffset,
+      highWatermark: Math.max(high, nextOffset, reader.highWatermark ?? 0),
+    };
+  }
+
+  /**
+   * A high watermark to read against. While a reader's last fetch saw records past the offset,
+   * that is recent enough (a backlog drains with no extra round trip per read); otherwise, and
+   * before saying a partition is caught up or an offset is past its end, ask Kafka.
+   */
+  private async highWatermarkBelow(
+    topic: string,
+    partition: number,
+    fromOffset: number,
+  ): Promise<number> {
+    const known = this.readers.get(readerKey(topic, partition))?.highWatermark;
+    if (known !== undefined && fromOffset < known) return known;
+    const mark = (await this.watermarks(topic)).find((m) => m.partition === partition);
+    if (!mark) throw new RangeError(`partition ${partition} does not exist in topic ${topic}`);
+    return mark.high;
   }
 
   private readerFor(topic: string, partition: number): FetchReader {
-    const key = `${topic}\u0000${partition}`;
+    const key = readerKey(topic, partition);
     let reader = this.readers.get(key);
     if (reader?.failed) {
       void this.dropReader(reader);
@@ -251,7 +268,7 @@ export class KafkajsKafka implements KafkaPort {
   }
 
   private async dropReader(reader: FetchReader): Promise<void> {
-    const key = `${reader.topic}\u0000${reader.partition}`;
+    const key = readerKey(reader.topic, reader.partition);
     if (this.readers.get(key) === reader) this.readers.delete(key);
     await reader.close();
   }

@@ -71,6 +71,8 @@ export class FetchReader {
   private lock: Promise<unknown> = Promise.resolve();
   private failure?: Error;
   lastUsed = Date.now();
+  /** The partition's high watermark as the latest fetch response gave it. */
+  highWatermark: number | undefined;
 
   constructor(
     private readonly deps: FetchReaderDeps,
@@ -214,6 +216,7 @@ export class FetchReader {
         known?.retriable ?? false,
       );
     }
+    this.highWatermark = Math.max(this.highWatermark ?? 0, answer.highWatermark);
     const decoded = decodeRecordBatches(answer.records, offset, answer.abortedTransactions);
     return { ...decoded, highWatermark: answer.highWatermark };
   }

@@ -21,31 +21,29 @@ export interface DecodedRecords {
   nextOffset: number;
 }
 
-/** A reading position in one buffer; varints are read inline (this is the hot loop). */
-class Cursor {
-  constructor(
-    readonly buf: Buffer,
-    public at: number,
-  ) {}
+/**
+ * The reading position of the varint reader below. Module state rather than an object: decoding
+ * is synchronous and this is the hot loop (several varints per record).
+ */
+let pos = 0;
 
-  varint(): number {
-    const head = this.buf[this.at++];
-    // Most varints here (lengths, deltas, counts) fit one byte.
-    if (head !== undefined && head < 0x80) return head & 1 ? -(head + 1) / 2 : head / 2;
-    this.at--;
-    let value = 0;
-    let shift = 0;
-    for (;;) {
-      const byte = this.buf[this.at++];
-      if (byte === undefined) throw new ProtocolError('record ends inside a varint');
-      // Multiply, not shift: a varlong (timestamp delta) can pass 32 bits.
-      value += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) break;
-      shift += 7;
-    }
-    // Zig-zag: 0, -1, 1, -2, ... (arithmetic, so values past 2^31 survive).
-    return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+/** A zig-zag varint (or varlong: values past 32 bits survive) at `pos`, which moves past it. */
+function varint(buf: Buffer): number {
+  let byte = buf[pos++];
+  // Most varints here (lengths, deltas, counts) fit in one byte.
+  if (byte !== undefined && byte < 0x80) return (byte >>> 1) ^ -(byte & 1);
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    if (byte === undefined) throw new ProtocolError('record ends inside a varint');
+    // Multiply, not shift: a varlong (timestamp delta) can pass 32 bits.
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) break;
+    scale *= 128;
+    byte = buf[pos++];
   }
+  // Zig-zag: 0, -1, 1, -2, ... (arithmetic, so values past 2^31 survive).
+  return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
 }
 
 function recordsOf(batch: Buffer, attributes: number): Buffer {
@@ -120,21 +118,21 @@ export function decodeRecordBatches(
     const baseTimestamp = Number(batch.readBigInt64BE(27));
     const appendTime = (attributes & LOG_APPEND_TIME) !== 0 ? Number(batch.readBigInt64BE(35)) : -1;
     const count = batch.readInt32BE(57);
-    const c = new Cursor(body, 0);
+    pos = 0;
     for (let i = 0; i < count; i++) {
-      const length = c.varint();
-      const recordEnd = c.at + length;
-      c.at += 1; // attributes, unused
-      const timestampDelta = c.varint();
-      const offset = baseOffset + c.varint();
-      const keyLength = c.varint();
-      const key = keyLength < 0 ? null : body.toString('utf8', c.at, (c.at += keyLength));
-      const valueLength = c.varint();
-      const value = valueLength < 0 ? null : body.subarray(c.at, (c.at += valueLength));
-      const headerStart = c.at;
+      const length = varint(body);
+      const recordEnd = pos + length;
+      pos += 1; // attributes, unused
+      const timestampDelta = varint(body);
+      const offset = baseOffset + varint(body);
+      const keyLength = varint(body);
+      const key = keyLength < 0 ? null : body.toString('utf8', pos, (pos += keyLength));
+      const valueLength = varint(body);
+      const value = valueLength < 0 ? null : body.subarray(pos, (pos += valueLength));
+      const headerStart = pos;
       if (recordEnd > body.length) throw new ProtocolError('record runs past its batch');
       if (offset < fromOffset) {
-        c.at = recordEnd;
+        pos = recordEnd;
         continue;
       }
       // Records of one producer usually carry identical headers: decode a block once.
@@ -142,9 +140,9 @@ export function decodeRecordBatches(
         blockOf = body;
         blockStart = headerStart;
         blockEnd = recordEnd;
-        headers = decodeHeaders(c);
+        headers = decodeHeaders(body);
       }
-      c.at = recordEnd;
+      pos = recordEnd;
       const record: ConsumedRecord = {
         offset,
         timestamp: appendTime >= 0 ? appendTime : baseTimestamp + timestampDelta,
@@ -174,16 +172,16 @@ function sameBytes(
 }
 
 /** Header values decoded as UTF-8; a header with a null value is left out. */
-function decodeHeaders(c: Cursor): Record<string, string> | undefined {
-  const count = c.varint();
+function decodeHeaders(buf: Buffer): Record<string, string> | undefined {
+  const count = varint(buf);
   if (count <= 0) return undefined;
   const out: Record<string, string> = {};
   for (let i = 0; i < count; i++) {
-    const keyLength = c.varint();
-    const name = c.buf.toString('utf8', c.at, (c.at += keyLength));
-    const valueLength = c.varint();
+    const keyLength = varint(buf);
+    const name = buf.toString('utf8', pos, (pos += keyLength));
+    const valueLength = varint(buf);
     if (valueLength < 0) continue;
-    const value = c.buf.toString('utf8', c.at, (c.at += valueLength));
+    const value = buf.toString('utf8', pos, (pos += valueLength));
     // The first of repeated names wins, as the kafkajs reader did.
     if (!(name in out)) out[name] = value;
   }
@@ -192,12 +190,12 @@ function decodeHeaders(c: Cursor): Record<string, string> | undefined {
 
 /** The type of a control record (0 abort, 1 commit), from its key. */
 function controlType(body: Buffer): number {
-  const c = new Cursor(body, 0);
-  c.varint(); // length
-  c.at += 1;
-  c.varint(); // timestamp delta
-  c.varint(); // offset delta
-  const keyLength = c.varint();
+  pos = 0;
+  varint(body); // length
+  pos += 1;
+  varint(body); // timestamp delta
+  varint(body); // offset delta
+  const keyLength = varint(body);
   if (keyLength < 4) throw new ProtocolError('control record without a type');
-  return body.readInt16BE(c.at + 2);
+  return body.readInt16BE(pos + 2);
 }
