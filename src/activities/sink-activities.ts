@@ -10,7 +10,13 @@ import {
   type Segment,
 } from '../domain/raw-zone';
 import type { Table } from '../domain/tables';
-import type { KafkaPort, ProducedOffset } from '../ports/kafka';
+import {
+  type KafkaPort,
+  type ProducedOffset,
+  type ReadPartitionInput,
+  type ReadPartitionResult,
+  UnreadableRecordsError,
+} from '../ports/kafka';
 import type { ObjectStore } from '../ports/object-store';
 
 /**
@@ -72,6 +78,7 @@ export interface CommitIngestOffsetsInput {
 }
 
 export const OBJECT_CONFLICT = 'RawObjectConflict';
+export const UNREADABLE_RECORDS = 'UnreadableRecords';
 export const TOPIC_NOT_FOUND = 'TopicNotFound';
 
 const READ_WAIT_MS = 2_000;
@@ -106,6 +113,19 @@ export function createSinkActivities(deps: {
   now?: () => number;
 }) {
   const now = deps.now ?? Date.now;
+
+  /** A read; records no retry can ever read fail the activity for good, saying where. */
+  async function read(input: ReadPartitionInput): Promise<ReadPartitionResult> {
+    try {
+      return await deps.kafka.readPartition(input);
+    } catch (err) {
+      if (!(err instanceof UnreadableRecordsError)) throw err;
+      throw ApplicationFailure.nonRetryable(
+        `cannot read ${err.message}; the partition's ingestion stops at that offset`,
+        UNREADABLE_RECORDS,
+      );
+    }
+  }
 
   /** Writes one segment, or adopts the object already there; returns the offset after it. */
   async function writeSegment(
@@ -252,7 +272,7 @@ export function createSinkActivities(deps: {
       // the workflow, and the reader keeps streaming. Each object is durable (and heartbeated)
       // before the next is read, so a crash anywhere loses nothing and repeats nothing.
       for (;;) {
-        const read = await deps.kafka.readPartition({
+        const batch = await read({
           topic: input.topic,
           partition: input.partition,
           fromOffset: cursor,
@@ -261,29 +281,29 @@ export function createSinkActivities(deps: {
           maxWaitMs: READ_WAIT_MS,
           untilCaughtUp: true,
         });
-        result.highWatermark = read.highWatermark;
-        const bytes = read.records.reduce((sum, r) => sum + r.size, 0);
+        result.highWatermark = batch.highWatermark;
+        const bytes = batch.records.reduce((sum, r) => sum + r.size, 0);
         const decision =
           input.force && !result.flushed
             ? ({ flush: true } as const)
             : flushDecision(
                 {
-                  records: read.records.length,
+                  records: batch.records.length,
                   bytes,
-                  oldestTimestamp: read.records[0]?.timestamp,
+                  oldestTimestamp: batch.records[0]?.timestamp,
                 },
                 input,
                 now(),
               );
-        if (read.records.length === 0 || !decision.flush) {
-          result.pending = read.records.length;
+        if (batch.records.length === 0 || !decision.flush) {
+          result.pending = batch.records.length;
           if (!decision.flush) result.waitMs = decision.waitMs;
           break;
         }
-        cursor = await writeBatch(input, read.records, cursor, result, ctx);
+        cursor = await writeBatch(input, batch.records, cursor, result, ctx);
         result.flushed = true;
         result.nextOffset = cursor;
-        if (cursor >= read.highWatermark || now() - started >= budgetMs) break;
+        if (cursor >= batch.highWatermark || now() - started >= budgetMs) break;
         if (ctx.cancellationSignal.aborted) break;
       }
       return result;

@@ -32,6 +32,22 @@ export interface ConsumedRecord {
   headers?: Record<string, string>;
 }
 
+/**
+ * Records at `offset` that no retry will ever read (an unsupported compression codec or record
+ * format): readPartition throws this so the caller can stop retrying and say so.
+ */
+export class UnreadableRecordsError extends Error {
+  override name = 'UnreadableRecordsError';
+  constructor(
+    message: string,
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+  ) {
+    super(message);
+  }
+}
+
 export interface ReadPartitionInput {
   topic: string;
   partition: number;

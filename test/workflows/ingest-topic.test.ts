@@ -9,6 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
 import { createSinkActivities, type SinkActivities } from '../../src/activities/sink-activities';
 import { bucketFor, topicFor } from '../../src/domain/tables';
+import { type KafkaPort, UnreadableRecordsError } from '../../src/ports/kafka';
 import {
   ingestGroupId,
   ingestTopic,
@@ -283,5 +284,53 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
         },
       );
     });
+  });
+
+  it('stops for good, naming partition and offset, at records no retry can read', async () => {
+    const { pipelineId, topic, bucket } = await pipeline(1);
+    await producePins(adapters.kafka, topic, { start: 0, count: 20, partitions: 1 });
+    // The real port, except that from offset 10 on Kafka serves a batch it cannot decode (as
+    // an lz4 batch from another producer would be: the broker test suite cannot write one).
+    const unreadableFrom = 10;
+    const kafka: KafkaPort = Object.create(adapters.kafka) as KafkaPort;
+    let attemptsAtTheBadOffset = 0;
+    kafka.readPartition = async (input) => {
+      if (input.fromOffset >= unreadableFrom) {
+        attemptsAtTheBadOffset++;
+        throw new UnreadableRecordsError(
+          `${topic}/0 at offset ${input.fromOffset}: record batch compressed with lz4: ...`,
+          topic,
+          0,
+          input.fromOffset,
+        );
+      }
+      const read = await adapters.kafka.readPartition(input);
+      const records = read.records.filter((r) => r.offset < unreadableFrom);
+      const last = records.at(-1);
+      return { ...read, records, nextOffset: last ? last.offset + 1 : input.fromOffset };
+    };
+    await withWorker(createSinkActivities({ kafka, store: adapters.store }), async (taskQueue) => {
+      await assert.rejects(
+        env.client.workflow.execute(ingestTopic, {
+          taskQueue,
+          workflowId: `ingest-${pipelineId}-pin`,
+          args: [{ pipelineId, table: 'pin', rotateIntervalMs: 500 }],
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof WorkflowFailedError);
+          assert.ok(err.cause instanceof ActivityFailure);
+          assert.ok(err.cause.cause instanceof ApplicationFailure);
+          assert.equal(err.cause.cause.type, 'UnreadableRecords');
+          assert.equal(err.cause.cause.nonRetryable, true);
+          assert.match(err.cause.cause.message, new RegExp(`${topic}/0 at offset 10: .*lz4`));
+          return true;
+        },
+      );
+    });
+    assert.equal(attemptsAtTheBadOffset, 1, 'not retried');
+    // What came before the unreadable batch is in the raw zone, once.
+    const audit = await auditRawZone(adapters.store, bucket, topic, 'pin', new Map([[0, 10]]));
+    assert.deepEqual(audit.problems, []);
+    assert.equal(audit.byOffset.size, 10);
   });
 });

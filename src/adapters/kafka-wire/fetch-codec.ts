@@ -69,6 +69,17 @@ export class ProtocolError extends Error {
   override name = 'KafkaProtocolError';
 }
 
+/** A record batch this decoder cannot read, however often it is fetched again. */
+export class UnsupportedBatchError extends ProtocolError {
+  override name = 'UnsupportedBatchError';
+  constructor(
+    message: string,
+    readonly baseOffset: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A Fetch v4 response body (after the size prefix and correlation id). */
 export function decodeFetchResponse(body: Buffer): FetchedPartition[] {
   let at = 0;

@@ -1,4 +1,4 @@
-import type { ConsumedRecord } from '../../ports/kafka';
+import { type ConsumedRecord, UnreadableRecordsError } from '../../ports/kafka';
 import { BrokerConnection } from './broker-connection';
 import {
   decodeFetchResponse,
@@ -6,6 +6,7 @@ import {
   FETCH_ERRORS,
   ISOLATION_READ_COMMITTED,
   ProtocolError,
+  UnsupportedBatchError,
 } from './fetch-codec';
 import { decodeRecordBatches } from './record-batches';
 
@@ -25,6 +26,8 @@ export interface FetchReaderDeps {
   /** The partition's first offset still in the log (after an OFFSET_OUT_OF_RANGE). */
   lowWatermark(topic: string, partition: number): Promise<number>;
   connectTimeoutMs?: number;
+  /** How long past a fetch's own wait a response may take before the connection is dropped. */
+  responseGraceMs?: number;
 }
 
 export interface FetchReaderOptions {
@@ -198,7 +201,11 @@ export class FetchReader {
       partitionMaxBytes: this.options.fetchBytes,
       isolationLevel: ISOLATION_READ_COMMITTED,
     });
-    const body = await connection.request(frame, correlationId, waitMs + 30_000);
+    const body = await connection.request(
+      frame,
+      correlationId,
+      waitMs + (this.deps.responseGraceMs ?? 30_000),
+    );
     const answer = decodeFetchResponse(body).find((p) => p.partition === this.partition);
     if (!answer) throw new ProtocolError(`Fetch response has no partition ${this.partition}`);
     if (answer.errorCode === 1) {
@@ -217,8 +224,19 @@ export class FetchReader {
       );
     }
     this.highWatermark = Math.max(this.highWatermark ?? 0, answer.highWatermark);
-    const decoded = decodeRecordBatches(answer.records, offset, answer.abortedTransactions);
-    return { ...decoded, highWatermark: answer.highWatermark };
+    try {
+      const decoded = decodeRecordBatches(answer.records, offset, answer.abortedTransactions);
+      return { ...decoded, highWatermark: answer.highWatermark };
+    } catch (err) {
+      if (!(err instanceof UnsupportedBatchError)) throw err;
+      const at = Math.max(offset, err.baseOffset);
+      throw new UnreadableRecordsError(
+        `${this.topic}/${this.partition} at offset ${at}: ${err.message}`,
+        this.topic,
+        this.partition,
+        at,
+      );
+    }
   }
 
   private connect(): Promise<BrokerConnection> {

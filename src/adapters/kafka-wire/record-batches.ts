@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import type { ConsumedRecord } from '../../ports/kafka';
-import { type AbortedTransaction, ProtocolError } from './fetch-codec';
+import { type AbortedTransaction, ProtocolError, UnsupportedBatchError } from './fetch-codec';
 
 /**
  * Kafka's record batches (magic 2, the only format Kafka 4 stores) decoded straight into
@@ -46,14 +46,15 @@ function varint(buf: Buffer): number {
   return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
 }
 
-function recordsOf(batch: Buffer, attributes: number): Buffer {
+function recordsOf(batch: Buffer, attributes: number, baseOffset: number): Buffer {
   const body = batch.subarray(RECORDS_START);
   const codec = attributes & COMPRESSION_MASK;
   if (codec === 0) return body;
   if (codec === 1) return gunzipSync(body);
-  throw new ProtocolError(
+  throw new UnsupportedBatchError(
     `record batch compressed with ${CODECS[codec] ?? `codec ${codec}`}: pinpipe reads ` +
       'uncompressed and gzip batches only (set compression.type=gzip or none on the producer)',
+    baseOffset,
   );
 }
 
@@ -104,13 +105,18 @@ export function decodeRecordBatches(
     const batch = data.subarray(at, end);
     at = end;
     const magic = batch.readInt8(16);
-    if (magic !== 2) throw new ProtocolError(`record batch magic ${magic}: only magic 2 is read`);
+    if (magic !== 2) {
+      throw new UnsupportedBatchError(
+        `record batch of message format ${magic}: pinpipe reads format 2 (Kafka 0.11 and later)`,
+        baseOffset,
+      );
+    }
     const attributes = batch.readInt16BE(21);
     const lastOffset = baseOffset + batch.readInt32BE(23);
     nextOffset = Math.max(nextOffset, lastOffset + 1);
     if (lastOffset < fromOffset) continue;
     const isControl = (attributes & CONTROL) !== 0;
-    const body = recordsOf(batch, attributes);
+    const body = recordsOf(batch, attributes, baseOffset);
     if ((attributes & TRANSACTIONAL) !== 0 || isControl) {
       const abortMarker = isControl && controlType(body) === 0;
       if (filter.skips(batch.readBigInt64BE(43), lastOffset, isControl, abortMarker)) continue;
