@@ -4,6 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { BrokerConnection } from '../../../src/adapters/kafka-wire/broker-connection';
 import { FetchReader, KafkaFetchError } from '../../../src/adapters/kafka-wire/fetch-reader';
 import { UnreadableRecordsError } from '../../../src/ports/kafka';
+import {
+  COMPRESSION_SNAPPY,
+  encodeBatch,
+  withAttributes,
+} from '../../helpers/record-batch-encoder';
 
 /**
  * The FetchReader against a scripted broker on 127.0.0.1, for what the real broker will not do
@@ -12,29 +17,13 @@ import { UnreadableRecordsError } from '../../../src/ports/kafka';
  * production is also tested against the real broker (fetch-reader.test.ts).
  */
 
-interface KafkajsEncoder {
-  buffer: Buffer;
-}
-/* eslint-disable @typescript-eslint/no-require-imports -- kafkajs's encoders are not exported */
-const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
-  RecordBatch: (o: Record<string, unknown>) => Promise<KafkajsEncoder>;
-};
-const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (
-  o: Record<string, unknown>,
-) => KafkajsEncoder;
-const Long = require('kafkajs/src/utils/long') as { fromNumber(n: number): unknown };
-/* eslint-enable @typescript-eslint/no-require-imports */
-
 const TOPIC = 'scripted';
 
-async function batch(baseOffset: number, values: string[]): Promise<Buffer> {
-  const encoded = await RecordBatch({
-    firstOffset: Long.fromNumber(baseOffset),
-    lastOffsetDelta: values.length - 1,
-    records: values.map((v, i) => Record({ offsetDelta: i, value: Buffer.from(v) })),
-  });
-  return encoded.buffer;
-}
+const batch = (baseOffset: number, values: string[]) =>
+  encodeBatch(
+    baseOffset,
+    values.map((value, offsetDelta) => ({ offsetDelta, value })),
+  );
 
 /** A Fetch v4 response frame for one partition of TOPIC. */
 function fetchResponse(
@@ -202,8 +191,7 @@ describe('FetchReader against a scripted broker', function () {
   }
 
   it('a batch it cannot decode is an UnreadableRecordsError at that offset', async () => {
-    const snappy = await batch(7, ['x', 'y']);
-    snappy.writeInt16BE(snappy.readInt16BE(21) | 2, 21);
+    const snappy = withAttributes(await batch(7, ['x', 'y']), COMPRESSION_SNAPPY);
     const reader = await scripted((socket) =>
       onRequests(socket, ({ correlationId }) =>
         socket.write(fetchResponse(correlationId, { highWatermark: 9, records: snappy })),

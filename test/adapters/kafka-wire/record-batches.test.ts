@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { ProtocolError } from '../../../src/adapters/kafka-wire/fetch-codec';
 import { decodeRecordBatches } from '../../../src/adapters/kafka-wire/record-batches';
+import {
+  type BatchOptions,
+  CONTROL_BATCH,
+  encodeBatch,
+  type RecordSpec,
+  withAttributes,
+} from '../../helpers/record-batch-encoder';
 
 /**
  * The hand-written record-batch decoder against batches encoded by kafkajs's own encoder (a
@@ -8,75 +15,20 @@ import { decodeRecordBatches } from '../../../src/adapters/kafka-wire/record-bat
  * (fetch-reader.test.ts) checks the same decoder against what Kafka itself serves.
  */
 
-interface KafkajsEncoder {
-  buffer: Buffer;
-}
-interface RecordSpec {
-  offsetDelta: number;
-  timestampDelta?: number;
-  key?: string | null;
-  value: string | null;
-  headers?: Record<string, string>;
-}
-/* eslint-disable @typescript-eslint/no-require-imports -- kafkajs's encoders are not exported */
-const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
-  RecordBatch: (o: Record<string, unknown>) => Promise<KafkajsEncoder>;
-};
-const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (
-  o: Record<string, unknown>,
-) => KafkajsEncoder;
-const Long = require('kafkajs/src/utils/long') as { fromNumber(n: number): unknown };
-/* eslint-enable @typescript-eslint/no-require-imports */
-
-const ATTRIBUTES_AT = 21;
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
 
-async function batch(
-  baseOffset: number,
-  records: RecordSpec[],
-  o: { gzip?: boolean; producerId?: number; transactional?: boolean } = {},
-): Promise<Buffer> {
-  const encoded = await RecordBatch({
-    compression: o.gzip ? 1 : 0,
-    firstOffset: Long.fromNumber(baseOffset),
-    firstTimestamp: T0,
-    maxTimestamp: T0 + 999,
-    lastOffsetDelta: Math.max(...records.map((r) => r.offsetDelta)),
-    producerId: Long.fromNumber(o.producerId ?? -1),
-    transactional: o.transactional ?? false,
-    records: records.map((r) =>
-      Record({
-        offsetDelta: r.offsetDelta,
-        timestampDelta: Long.fromNumber(r.timestampDelta ?? 0),
-        key: r.key === undefined || r.key === null ? null : Buffer.from(r.key),
-        value: r.value === null ? null : Buffer.from(r.value),
-        headers: r.headers ?? {},
-      }),
-    ),
-  });
-  return encoded.buffer;
-}
-
-/** Sets attribute bits kafkajs's encoder has no option for (the decoder does not check CRCs). */
-function withAttributes(b: Buffer, bits: number): Buffer {
-  const copy = Buffer.from(b);
-  copy.writeInt16BE(copy.readInt16BE(ATTRIBUTES_AT) | bits, ATTRIBUTES_AT);
-  return copy;
-}
+const batch = (baseOffset: number, records: RecordSpec[], o: BatchOptions = {}) =>
+  encodeBatch(baseOffset, records, { firstTimestamp: T0, maxTimestamp: T0 + 999, ...o });
 
 /** A transaction marker batch: one control record whose key says abort (0) or commit (1). */
 async function marker(offset: number, producerId: number, type: 0 | 1): Promise<Buffer> {
   const key = Buffer.alloc(4);
   key.writeInt16BE(type, 2);
-  const encoded = await RecordBatch({
-    firstOffset: Long.fromNumber(offset),
-    firstTimestamp: T0,
-    maxTimestamp: T0,
-    producerId: Long.fromNumber(producerId),
+  const encoded = await batch(offset, [{ offsetDelta: 0, key, value: Buffer.alloc(6) }], {
+    producerId,
     transactional: true,
-    records: [Record({ offsetDelta: 0, key, value: Buffer.alloc(6) })],
   });
-  return withAttributes(encoded.buffer, 0x20);
+  return withAttributes(encoded, CONTROL_BATCH);
 }
 
 const long = 'x'.repeat(300); // a length that needs a two-byte varint
