@@ -237,9 +237,13 @@ export class KafkajsKafka implements KafkaPort {
   ): Promise<number> {
     const known = this.readers.get(readerKey(topic, partition))?.highWatermark;
     if (known !== undefined && fromOffset < known) return known;
+    return (await this.watermarkOf(topic, partition)).high;
+  }
+
+  private async watermarkOf(topic: string, partition: number): Promise<PartitionWatermark> {
     const mark = (await this.watermarks(topic)).find((m) => m.partition === partition);
     if (!mark) throw new RangeError(`partition ${partition} does not exist in topic ${topic}`);
-    return mark.high;
+    return mark;
   }
 
   private readerFor(topic: string, partition: number): FetchReader {
@@ -254,8 +258,7 @@ export class KafkajsKafka implements KafkaPort {
         {
           clientId: this.options.clientId ?? 'pinpipe',
           locateLeader: (t, p) => this.leaderOf(t, p),
-          lowWatermark: async (t, p) =>
-            (await this.watermarks(t)).find((m) => m.partition === p)?.low ?? 0,
+          lowWatermark: async (t, p) => (await this.watermarkOf(t, p)).low,
         },
         topic,
         partition,
