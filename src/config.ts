@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
 
@@ -30,6 +32,29 @@ const port = z.coerce
   .int('expected a port number')
   .min(1, 'expected a port number between 1 and 65535')
   .max(65535, 'expected a port number between 1 and 65535');
+
+/**
+ * DuckDB's httpfs extension as a file. DuckDB takes the extension's name from the file name, so
+ * it must be `httpfs.duckdb_extension`; checked here so a wrong path fails at start, not at night.
+ */
+const httpfsExtensionFile = z
+  .string()
+  .trim()
+  .transform((value) => path.resolve(value))
+  .superRefine((file, ctx) => {
+    const fix =
+      'point it at the httpfs.duckdb_extension built for the DuckDB of @duckdb/node-api ' +
+      '(`bash scripts/stack.sh bin duckdb-httpfs` prints one), or unset it to LOAD httpfs from ' +
+      "DuckDB's own extension directory";
+    if (path.basename(file) !== 'httpfs.duckdb_extension') {
+      ctx.addIssue({ code: 'custom', message: `not a file named httpfs.duckdb_extension; ${fix}` });
+      return;
+    }
+    const stats = statSync(file, { throwIfNoEntry: false });
+    if (!stats) ctx.addIssue({ code: 'custom', message: `${file} does not exist; ${fix}` });
+    else if (!stats.isFile())
+      ctx.addIssue({ code: 'custom', message: `${file} is not a file; ${fix}` });
+  });
 
 const emptyAsUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
@@ -65,6 +90,8 @@ export const envSchema = z.object({
     .regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'expected an IP address to listen on, e.g. 127.0.0.1')
     .default('127.0.0.1'),
   PINPIPE_METRICS_PORT: port.default(9464),
+  /** The analytics read the clean zone in S3 with DuckDB's httpfs, loaded from this file. */
+  PINPIPE_DUCKDB_HTTPFS: z.preprocess(emptyAsUndefined, httpfsExtensionFile.optional()),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -90,6 +117,8 @@ export interface Config {
   pipelineId: string;
   api: { port: number; host: string; token?: string };
   metrics: { port: number };
+  /** Unset httpfsExtension: `LOAD httpfs` from DuckDB's extension directory. */
+  duckdb: { httpfsExtension?: string };
 }
 
 export class ConfigError extends Error {
@@ -156,5 +185,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.PINPIPE_API_TOKEN ? { token: e.PINPIPE_API_TOKEN } : {}),
     },
     metrics: { port: e.PINPIPE_METRICS_PORT },
+    duckdb: e.PINPIPE_DUCKDB_HTTPFS ? { httpfsExtension: e.PINPIPE_DUCKDB_HTTPFS } : {},
   };
 }

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
 
 describe('loadConfig', () => {
@@ -17,6 +20,7 @@ describe('loadConfig', () => {
     assert.equal(c.api.port, 8082);
     assert.equal(c.api.token, undefined);
     assert.equal(c.metrics.port, 9464);
+    assert.deepEqual(c.duckdb, {}, "httpfs from DuckDB's extension directory");
   });
 
   it('reads the local stack environment', () => {
@@ -96,6 +100,59 @@ describe('loadConfig', () => {
       );
     });
   }
+
+  describe('PINPIPE_DUCKDB_HTTPFS', () => {
+    let dir: string;
+    let extension: string;
+    before(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'pinpipe-config-test-'));
+      extension = path.join(dir, 'httpfs.duckdb_extension');
+      writeFileSync(extension, 'not a real extension: loadConfig only checks that it is there');
+      writeFileSync(path.join(dir, 'aws.duckdb_extension'), '');
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('is the extension file the analytics load, as an absolute path', () => {
+      const c = loadConfig({ ...isolated, PINPIPE_DUCKDB_HTTPFS: extension });
+      assert.deepEqual(c.duckdb, { httpfsExtension: extension });
+      const relative = path.relative(process.cwd(), extension);
+      assert.equal(
+        loadConfig({ ...isolated, PINPIPE_DUCKDB_HTTPFS: relative }).duckdb.httpfsExtension,
+        extension,
+      );
+    });
+
+    it('empty means unset', () => {
+      assert.deepEqual(loadConfig({ ...isolated, PINPIPE_DUCKDB_HTTPFS: ' ' }).duckdb, {});
+    });
+
+    it('rejects a file that is not there, saying how to get one', () => {
+      const missing = path.join(dir, 'gone', 'httpfs.duckdb_extension');
+      assert.throws(
+        () => loadConfig({ ...isolated, PINPIPE_DUCKDB_HTTPFS: missing }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.message.includes(`PINPIPE_DUCKDB_HTTPFS=${JSON.stringify(missing)}`) &&
+          err.message.includes('does not exist') &&
+          err.message.includes('scripts/stack.sh bin duckdb-httpfs'),
+      );
+    });
+
+    it('rejects a directory and another extension (DuckDB names an extension by its file)', () => {
+      for (const value of [dir, path.join(dir, 'aws.duckdb_extension')]) {
+        assert.throws(
+          () => loadConfig({ ...isolated, PINPIPE_DUCKDB_HTTPFS: value }),
+          /PINPIPE_DUCKDB_HTTPFS=.*not a file named httpfs\.duckdb_extension/,
+        );
+      }
+      const asDir = path.join(dir, 'nested', 'httpfs.duckdb_extension');
+      mkdirSync(asDir, { recursive: true });
+      assert.throws(
+        () => loadConfig({ ...isolated, PINPIPE_DUCKDB_HTTPFS: asDir }),
+        /httpfs\.duckdb_extension is not a file/,
+      );
+    });
+  });
 
   it('reports every problem at once', () => {
     assert.throws(
