@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -119,11 +121,44 @@ export class S3ObjectStore implements ObjectStore {
     return out.ETag ? { etag: out.ETag } : {};
   }
 
+  async putFile(
+    input: Omit<PutObjectInput, 'body'> & { file: string },
+  ): Promise<{ etag?: string }> {
+    const { size } = await stat(input.file);
+    const out = await this.s3.send(
+      new PutObjectCommand({
+        ...this.putParams({ ...input, body: '' }),
+        Body: createReadStream(input.file),
+        ContentLength: size,
+      }),
+    );
+    return out.ETag ? { etag: out.ETag } : {};
+  }
+
   async get(ref: ObjectRef): Promise<Uint8Array | undefined> {
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
       if (!out.Body) return new Uint8Array();
       return await out.Body.transformToByteArray();
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async getStream(
+    ref: ObjectRef & { start?: number },
+  ): Promise<AsyncIterable<Uint8Array> | undefined> {
+    try {
+      const out = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          ...(ref.start ? { Range: `bytes=${ref.start}-` } : {}),
+        }),
+      );
+      // In Node the body is a Readable: iterable, and destroyed (request aborted) on break.
+      return (out.Body as AsyncIterable<Uint8Array> | undefined) ?? (async function* () {})();
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

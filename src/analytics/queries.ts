@@ -259,8 +259,10 @@ export const ANALYTICS_QUERIES: readonly AnalyticsQuery[] = [
  * Parquet files (see createRelationSql). A new query that needs another column adds it here.
  */
 export const ANALYTICS_COLUMNS = {
-  pin: ['ind', 'category', 'poster_name', 'follower_count'],
-  geo: ['ind', 'country', 'timestamp'],
+  // unique_id and coordinates are not in any query: they keep the DISTINCT a row identity (two
+  // posts, or two geolocations, that share every queried column still count twice).
+  pin: ['ind', 'unique_id', 'category', 'poster_name', 'follower_count'],
+  geo: ['ind', 'country', 'coordinates', 'timestamp'],
   user: ['ind', 'user_name', 'age', 'date_joined'],
 } as const satisfies { [T in Table]: readonly (keyof CleanRecordMap[T])[] };
 
@@ -270,11 +272,10 @@ export const ANALYTICS_COLUMNS = {
  *
  * Only those columns: the files may sit in S3, and Parquet is columnar, so naming the columns in
  * the SELECT over read_parquet lets DuckDB fetch just their column chunks (range GETs) and skip
- * the rest; for pin that skips seven of eleven columns, most of its bytes (titles, descriptions,
- * tags, URLs). The DISTINCT is therefore over the read columns: a re-posted source row still
- * counts once, and two rows that differ only in columns no query reads (say, a title) count once
- * too. The generator makes every column a function of the source index, so for its data the two
- * readings agree.
+ * the rest; for pin that skips six of eleven columns, most of its bytes (titles, descriptions,
+ * tags, URLs). The DISTINCT is therefore over the read columns plus each table's identity (pin's
+ * unique_id, geo's coordinates): a re-posted source row still counts once, and only rows that
+ * agree on all of those (the same post, re-scraped with another title) merge.
  *
  * A table, not a view: eight of the nine queries read `pin`, and as a view every one of them
  * re-read the files (over S3, again) and re-ran the DISTINCT. Measured on 1M distinct rows per

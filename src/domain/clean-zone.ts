@@ -24,6 +24,15 @@ export const cleanFileKey = (table: Table, day: string, run: string, n: number) 
 /** Staging (leading underscore: Hive, Spark and Athena skip it) for a run's checkpointed parts. */
 export const cleanStagingPrefix = (table: Table, day: string, run: string) =>
   `clean/${table}/_staging/dt=${day}/${run}/`;
+const pad5 = (n: number) => String(n).padStart(5, '0');
+/** The claim check of a cleaning run: its exact inputs and shards (clean-shards.ts). */
+export const cleanPlanKey = (table: Table, day: string, run: string) =>
+  `${cleanStagingPrefix(table, day, run)}_plan.json`;
+/** One shard's staged Parquet part; its existence marks the shard done. */
+export const cleanShardPartKey = (table: Table, day: string, run: string, shard: number) =>
+  `${cleanStagingPrefix(table, day, run)}part-${pad5(shard)}.parquet`;
+export const cleanShardQuarantineKey = (table: Table, day: string, run: string, shard: number) =>
+  `${cleanStagingPrefix(table, day, run)}quarantine-${pad5(shard)}.json`;
 export const cleanQuarantineKey = (table: Table, day: string, run: string) =>
   `quarantine/${table}/dt=${day}/clean-${run}.json`;
 

@@ -39,8 +39,15 @@ export interface ObjectStore {
   putIfAbsent(input: PutObjectInput): Promise<PutIfAbsentResult>;
   /** Unconditional write (manifests, the commit points that are meant to be swapped). */
   put(input: PutObjectInput): Promise<{ etag?: string }>;
+  /** Unconditional write of a local file, streamed (never held in memory whole). */
+  putFile(input: Omit<PutObjectInput, 'body'> & { file: string }): Promise<{ etag?: string }>;
   /** The whole object, or undefined when there is none. */
   get(ref: ObjectRef): Promise<Uint8Array | undefined>;
+  /**
+   * The object's bytes from `start` (0 by default) to its end, as a stream the reader may stop
+   * early (breaking out of the loop aborts the request); undefined when there is no object.
+   */
+  getStream(ref: ObjectRef & { start?: number }): Promise<AsyncIterable<Uint8Array> | undefined>;
   head(ref: ObjectRef): Promise<ObjectHead | undefined>;
   /** Every object under the prefix, in key order, following continuation tokens. */
   list(input: { bucket: string; prefix: string; pageSize?: number }): AsyncIterable<ObjectInfo>;

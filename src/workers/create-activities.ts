@@ -1,3 +1,4 @@
+import type { DuckDbS3Options } from '../analytics/duckdb-session';
 import { createProbeActivities } from '../activities/probe-activities';
 import { createNightlyActivities } from '../activities/nightly-activities';
 import { createSinkActivities } from '../activities/sink-activities';
@@ -8,7 +9,11 @@ import type { PipelineControl } from '../ports/pipeline-control';
 
 /** Every activity the `pinpipe` task queue serves, wired to the given ports. */
 export function createActivities(
-  adapters: Pick<Adapters, 'store' | 'kafka' | 'ec2'> & { control: PipelineControl },
+  adapters: Pick<Adapters, 'store' | 'kafka' | 'ec2'> & {
+    control: PipelineControl;
+    /** How DuckDB reaches the bucket for the analytics (duckDbS3OptionsFrom(config)). */
+    duckdb: DuckDbS3Options;
+  },
 ) {
   return {
     ...createProbeActivities(adapters),

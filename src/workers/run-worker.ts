@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { duckDbS3OptionsFrom } from '../activities/analytics-activities';
 import { createAdapters } from '../adapters/create-adapters';
 import { TemporalControl } from '../adapters/temporal-control';
 import type { Config } from '../config';
@@ -27,7 +28,11 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   );
   const adapters = createAdapters(config);
   try {
-    const activities = createActivities({ ...adapters, control });
+    const activities = createActivities({
+      ...adapters,
+      control,
+      duckdb: duckDbS3OptionsFrom(config),
+    });
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,

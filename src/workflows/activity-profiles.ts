@@ -16,8 +16,40 @@ export const activityProfiles = {
       maximumAttempts: 20,
     },
   },
-  /** Streaming work that heartbeats and resumes from its heartbeat details. */
+  /**
+   * Streaming work that heartbeats on a clock and resumes from its checkpoint. Bounded: ten
+   * attempts (about ten minutes of backoff) and the workflow fails with the last reason.
+   */
   longIo: {
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '10 seconds',
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 10,
+    },
+  },
+  /**
+   * One shard of a nightly cleaning (bounded bytes: seconds of work). A shard that fails five
+   * times fails its table with the object and byte position, rather than retrying in silence.
+   */
+  shard: {
+    startToCloseTimeout: '15 minutes',
+    heartbeatTimeout: '10 seconds',
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      maximumAttempts: 5,
+    },
+  },
+  /**
+   * The ingestion sink: retried without limit on purpose, because a Kafka or S3 outage must not
+   * end a long-running ingestion. Not silent: the pending activity's attempt and last failure show
+   * on the ingest workflow's page, and the lag it causes in `IngestLag` and `pinpipe ingest status`.
+   */
+  sink: {
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: '10 seconds',
     retry: {

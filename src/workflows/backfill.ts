@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  continueAsNew,
   executeChild,
   proxyActivities,
   setCurrentDetails,
@@ -22,6 +23,10 @@ export interface BackfillInput {
   concurrency?: number;
   /** Redo days that already finished (default false: a restarted backfill skips them). */
   force?: boolean;
+  /** Days per run of this workflow before it continues as new (default 30): bounded history. */
+  daysPerRun?: number;
+  /** Carried across continue-as-new: the outcome of the days before this run's first. */
+  carried?: BackfillResult['days'];
 }
 
 export interface BackfillResult {
@@ -65,7 +70,12 @@ export async function backfill(input: BackfillInput): Promise<BackfillResult> {
     { key: PipelineId, value: input.pipelineId },
     { key: PipelineStatus, value: 'running' },
   ]);
-  const status = new Map<string, BackfillResult['days'][number]>();
+  const status = new Map<string, BackfillResult['days'][number]>(
+    (input.carried ?? []).map((d) => [d.date, d]),
+  );
+  const daysPerRun = Math.max(1, Math.min(input.daysPerRun ?? 30, 366));
+  const first = input.carried?.length ?? 0;
+  const last = Math.min(days.length, first + daysPerRun);
   const show = () => {
     const done = [...status.values()];
     setCurrentDetails(
@@ -81,9 +91,9 @@ export async function backfill(input: BackfillInput): Promise<BackfillResult> {
     );
   };
   show();
-  let next = 0;
+  let next = first;
   const lane = async () => {
-    while (next < days.length) {
+    while (next < last) {
       const day = days[next++]!;
       if (!input.force && (await dayFinished({ bucket, date: day }))) {
         status.set(day, { date: day, status: 'skipped' });
@@ -106,6 +116,12 @@ export async function backfill(input: BackfillInput): Promise<BackfillResult> {
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
+  if (last < days.length) {
+    return continueAsNew<typeof backfill>({
+      ...input,
+      carried: days.slice(0, last).map((d) => status.get(d)!),
+    });
+  }
   const result = { days: days.map((d) => status.get(d)!) };
   upsertSearchAttributes([
     {

@@ -1,15 +1,26 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  continueAsNew,
+  TimeoutFailure,
   proxyActivities,
   setCurrentDetails,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { CommitPartitionResult, NightlyActivities } from '../activities/nightly-activities';
+import type { NightlyActivities } from '../activities/nightly-activities';
+import type { CommitPartitionResult } from '../activities/commit-partition';
+import type { ShardCounts } from '../activities/cleaning-activities';
+import type { ShardLimits } from '../domain/clean-shards';
 import { isDataDate } from '../domain/clean-zone';
 import type { Table } from '../domain/tables';
 import { activityProfiles } from './activity-profiles';
-import { DataDate, PipelineId, PipelineTable } from './search-attributes';
+import { rootMessage } from './failure-message';
+import { DataDate, PipelineId, PipelineStatus, PipelineTable } from './search-attributes';
+
+export interface CleaningOptions extends Partial<ShardLimits> {
+  /** Shards in flight at once for this table, on any worker of the queue (default 4). */
+  shardWindow?: number;
+}
 
 export interface CleanTableInput {
   pipelineId: string;
@@ -18,24 +29,51 @@ export interface CleanTableInput {
   date: string;
   /** Names this run's files (the parent's run id): a rerun writes new files, then swaps. */
   run: string;
+  cleaning?: CleaningOptions;
+  /** Carried across continue-as-new: where the previous run of this workflow stopped. */
+  resume?: { planKey: string; shards: number; nextShard: number; totals: ShardCounts };
 }
 
 export interface CleanTableResult extends CommitPartitionResult {
   table: Table;
   date: string;
   inputs: number;
+  shards: number;
 }
 
-const { listRawDay } = proxyActivities<NightlyActivities>(activityProfiles.quickIo);
-const { cleanPartition, commitPartition } = proxyActivities<NightlyActivities>({
+/** Shards one run of this workflow schedules before it continues as new (history stays small). */
+export const SHARDS_PER_RUN = 500;
+
+const { planCleaning } = proxyActivities<NightlyActivities>(activityProfiles.longIo);
+const { cleanShard } = proxyActivities<NightlyActivities>(activityProfiles.shard);
+const { commitPartition } = proxyActivities<NightlyActivities>({
   ...activityProfiles.longIo,
   retry: { ...activityProfiles.longIo.retry, nonRetryableErrorTypes: ['QualityGateFailed'] },
 });
 
+const emptyTotals = (): ShardCounts => ({
+  rawRecords: 0,
+  rowsIn: 0,
+  quarantined: 0,
+  gateState: { checked: 0, failed: [] },
+});
+
+function add(totals: ShardCounts, s: ShardCounts): void {
+  totals.rawRecords += s.rawRecords;
+  totals.rowsIn += s.rowsIn;
+  totals.quarantined += s.quarantined;
+  totals.gateState.checked += s.gateState.checked;
+  s.gateState.failed.forEach((f, i) => {
+    totals.gateState.failed[i] = (totals.gateState.failed[i] ?? 0) + f;
+  });
+}
+
 /**
- * One table, one day: the exact list of raw objects, cleaning with checkpoints, then the commit
- * (distinct rows, quality gates, manifest swap). A failing gate fails this workflow with the
- * gate's reason; the sibling tables are unaffected.
+ * One table, one day: the plan (the day's raw objects cut into shards of bounded bytes, kept in
+ * S3), the shards cleaned by any worker on the queue through a sliding window, then the commit
+ * (distinct rows, quality gates, manifest swap). A shard that keeps failing fails this workflow
+ * with the table, object and byte position; a failing gate with the gate's reason. Siblings are
+ * unaffected either way.
  */
 export async function cleanTable(input: CleanTableInput): Promise<CleanTableResult> {
   if (!isDataDate(input.date)) {
@@ -48,62 +86,156 @@ export async function cleanTable(input: CleanTableInput): Promise<CleanTableResu
     { key: PipelineId, value: input.pipelineId },
     { key: PipelineTable, value: input.table },
     { key: DataDate, value: input.date },
+    { key: PipelineStatus, value: 'running' },
   ]);
   const show = (step: string) =>
     setCurrentDetails(`**${input.table}** · ${input.date} · run ${input.run}\n\n${step}`);
+  const fail = (message: string, type: string, details: unknown[] = []): never => {
+    upsertSearchAttributes([{ key: PipelineStatus, value: 'failed' }]);
+    show(`**failed**: ${message}`);
+    throw ApplicationFailure.create({ message, type, nonRetryable: true, details });
+  };
 
-  show('listing the raw objects of the day');
-  const { inputs, bytes } = await listRawDay({
-    bucket: input.bucket,
-    pipelineId: input.pipelineId,
-    table: input.table,
-    date: input.date,
-  });
-  show(`cleaning ${inputs.length} raw objects (${bytes} bytes)`);
-  const staged = await cleanPartition({
-    bucket: input.bucket,
-    table: input.table,
-    date: input.date,
-    run: input.run,
-    inputs,
-  });
+  const { shardWindow = 4, ...limits } = input.cleaning ?? {};
+  let plan = input.resume;
+  let objects = 0;
+  if (!plan) {
+    show('listing the raw objects of the day and cutting them into shards');
+    const planned = await planCleaning({
+      bucket: input.bucket,
+      pipelineId: input.pipelineId,
+      table: input.table,
+      date: input.date,
+      run: input.run,
+      limits,
+    });
+    objects = planned.objects;
+    plan = {
+      planKey: planned.planKey,
+      shards: planned.shards,
+      nextShard: 0,
+      totals: emptyTotals(),
+    };
+  }
+  const { planKey, shards } = plan;
+  const totals = plan.totals;
+  const stopAt = Math.min(shards, plan.nextShard + SHARDS_PER_RUN);
+  let next = plan.nextShard;
+  let done = plan.nextShard;
+  let failure: string | undefined;
+  const progress = () =>
+    show(
+      `cleaning shard ${done} of ${shards} (${Math.max(1, Math.min(shardWindow, 64))} at a time, any worker)\n\n` +
+        `| raw records | rows | quarantined |\n| --- | --- | --- |\n` +
+        `| ${totals.rawRecords} | ${totals.rowsIn} | ${totals.quarantined} |`,
+    );
+  progress();
+  const lane = async () => {
+    while (next < stopAt && failure === undefined) {
+      const shard = next++;
+      try {
+        const r = await cleanShard.executeWithOptions(
+          {
+            ...activityProfiles.shard,
+            summary: `${input.table} ${input.date} shard ${shard + 1}/${shards}`,
+          },
+          [
+            {
+              bucket: input.bucket,
+              table: input.table,
+              date: input.date,
+              run: input.run,
+              planKey,
+              shard,
+            },
+          ],
+        );
+        add(totals, r);
+        done++;
+        progress();
+      } catch (err) {
+        failure ??= `shard ${shard + 1} of ${shards}: ${shardFailure(err)}`;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(shardWindow, 64)) }, lane));
+  if (failure !== undefined)
+    fail(`${input.table} ${input.date}: cleaning failed: ${failure}`, 'ShardFailed');
+  if (stopAt < shards) {
+    return continueAsNew<typeof cleanTable>({
+      ...input,
+      resume: { planKey, shards, nextShard: stopAt, totals },
+    });
+  }
+
   show(
-    `committing: ${staged.counts.rawRecords} raw records, ${staged.counts.rowsIn} rows, ` +
-      `${staged.counts.quarantined} quarantined`,
+    `committing: ${totals.rawRecords} raw records, ${totals.rowsIn} rows, ${totals.quarantined} quarantined`,
   );
   let committed: CommitPartitionResult;
   try {
     committed = await commitPartition({
-      ...staged,
       bucket: input.bucket,
       table: input.table,
       date: input.date,
       run: input.run,
-      inputs,
+      shards,
+      counts: {
+        rawRecords: totals.rawRecords,
+        rowsIn: totals.rowsIn,
+        quarantined: totals.quarantined,
+      },
+      gateState: totals.gateState,
     });
   } catch (err) {
     // Surface the gate's own reason as this workflow's failure (not "Activity task failed").
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-      if (err.cause.type === 'QualityGateFailed') {
-        show(`quality gate failed: ${err.cause.message}`);
-        throw ApplicationFailure.create({
-          type: 'QualityGateFailed',
-          message: err.cause.message,
-          nonRetryable: true,
-          details: err.cause.details ?? [],
-        });
-      }
+    if (
+      err instanceof ActivityFailure &&
+      err.cause instanceof ApplicationFailure &&
+      err.cause.type === 'QualityGateFailed'
+    ) {
+      return fail(
+        `quality gate failed: ${err.cause.message}`.replace(
+          /^quality gate failed: (?=.*quality gate failed)/,
+          '',
+        ),
+        'QualityGateFailed',
+        err.cause.details ?? [],
+      );
     }
-    throw err;
+    return fail(`${input.table} ${input.date}: commit failed: ${rootMessage(err)}`, 'CommitFailed');
   }
   const gates = committed.gates
     .map((g) => `| ${g.name} | ${g.policy} | ${g.failed} / ${g.checked} | ${g.status} |`)
     .join('\n');
+  upsertSearchAttributes([{ key: PipelineStatus, value: 'succeeded' }]);
   show(
     `committed ${committed.counts.rowsOut} rows to ${committed.files.map((f) => f.key).join(', ')}\n\n` +
       `| rows in | rows out | quarantined | duplicates |\n| --- | --- | --- | --- |\n` +
       `| ${committed.counts.rawRecords} | ${committed.counts.rowsOut} | ${committed.counts.quarantined} | ${committed.counts.duplicates} |\n\n` +
       `| gate | policy | failed | status |\n| --- | --- | --- | --- |\n${gates}`,
   );
-  return { ...committed, table: input.table, date: input.date, inputs: inputs.length };
+  return { ...committed, table: input.table, date: input.date, inputs: objects, shards };
+}
+
+/**
+ * Why a shard gave up, naming where: the activity's own message carries the object and byte
+ * position; a timeout carries them in its last heartbeat's details.
+ */
+function shardFailure(err: unknown): string {
+  let message = rootMessage(err);
+  let e: unknown = err;
+  while (e instanceof Error) {
+    if (e instanceof TimeoutFailure) {
+      const beat = e.lastHeartbeatDetails as { at?: string; phase?: string } | undefined;
+      if (beat?.at)
+        message = `${(e.timeoutType ?? '').toLowerCase()} timeout while ${beat.phase ?? 'working'} at ${beat.at}`;
+      break;
+    }
+    e = e.cause;
+  }
+  const gaveUp =
+    err instanceof ActivityFailure && err.retryState === 'MAXIMUM_ATTEMPTS_REACHED'
+      ? ` (gave up after ${activityProfiles.shard.retry.maximumAttempts} attempts)`
+      : '';
+  return `${message}${gaveUp}`;
 }

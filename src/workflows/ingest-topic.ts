@@ -54,7 +54,7 @@ export const stopSignal = defineSignal('stop');
 const { prepareIngest, commitIngestOffsets } = proxyActivities<SinkActivities>(
   activityProfiles.quickIo,
 );
-const { sinkBatch } = proxyActivities<SinkActivities>(activityProfiles.longIo);
+const { sinkBatch } = proxyActivities<SinkActivities>(activityProfiles.sink);
 
 /** The Kafka consumer group that mirrors the ledger, so standard lag tools see progress. */
 export function ingestGroupId(topic: string): string {
@@ -178,7 +178,7 @@ export async function ingestTopic(rawInput: IngestTopicInput): Promise<IngestTop
       const l = ledger.get(p)!;
       const forced = force.delete(p);
       const r = await sinkBatch.executeWithOptions(
-        { ...activityProfiles.longIo, summary: `${s.topic}/${p} from offset ${l.nextOffset}` },
+        { ...activityProfiles.sink, summary: `${s.topic}/${p} from offset ${l.nextOffset}` },
         [
           {
             table: s.table,

@@ -6,11 +6,12 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { NightlyActivities, RunAnalyticsResult } from '../activities/nightly-activities';
+import type { RunAnalyticsResult } from '../activities/analytics-activities';
+import type { NightlyActivities } from '../activities/nightly-activities';
 import { isDataDate } from '../domain/clean-zone';
 import { bucketFor, PIPELINE_ID_PATTERN, TABLES, type Table } from '../domain/tables';
 import { activityProfiles } from './activity-profiles';
-import { cleanTable, type CleanTableResult } from './clean-table';
+import { cleanTable, type CleaningOptions, type CleanTableResult } from './clean-table';
 import { rootMessage } from './failure-message';
 import { DataDate, PipelineId, PipelineStatus } from './search-attributes';
 
@@ -19,6 +20,8 @@ export interface NightlyBatchInput {
   /** The data day, YYYY-MM-DD. Scheduled runs leave it out: the day before the nominal time. */
   date?: string;
   bucket?: string;
+  /** Shard size and window of the per-table cleaning (defaults: 64 MiB, 2,000 objects, 4). */
+  cleaning?: CleaningOptions;
 }
 
 export interface NightlyBatchResult {
@@ -87,7 +90,16 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<NightlyBat
     TABLES.map(async (table) => {
       const result = await executeChild(cleanTable, {
         workflowId: `${workflowInfo().workflowId}-${table}`,
-        args: [{ pipelineId: input.pipelineId, bucket, table, date, run }],
+        args: [
+          {
+            pipelineId: input.pipelineId,
+            bucket,
+            table,
+            date,
+            run,
+            ...(input.cleaning ? { cleaning: input.cleaning } : {}),
+          },
+        ],
       });
       status[table] =
         `committed ${result.counts.rowsOut} rows (${result.counts.quarantined} quarantined, ${result.counts.duplicates} duplicates)`;

@@ -7,7 +7,7 @@ import { createAdapters } from '../../src/adapters/create-adapters';
 import { readCleanParquet } from '../../src/analytics/parquet-writer';
 import {
   cleanManifestKey,
-  cleanStagingPrefix,
+  cleanShardPartKey,
   parseCleanManifest,
 } from '../../src/domain/clean-zone';
 import { cleanRecord } from '../../src/domain/cleaning';
@@ -20,8 +20,8 @@ import { startWorkerProcess, type Spawned } from '../helpers/processes';
 import { stackConfig, uniqueName } from '../helpers/stack';
 
 /**
- * A worker process SIGKILLed in the middle of cleaning: the retry on another worker resumes
- * from the heartbeat checkpoint (the parts already staged are not written again) and the
+ * A worker process SIGKILLed in the middle of cleaning: the retries on another worker resume
+ * from the checkpoint (the shards already staged are not cleaned or written again) and the
  * committed partition is still exactly the distinct clean rows of the day.
  */
 describe('nightly cleaning when the worker is killed mid-way (real processes)', function () {
@@ -80,10 +80,11 @@ describe('nightly cleaning when the worker is killed mid-way (real processes)', 
     const handle = await client.workflow.start(nightlyBatch, {
       taskQueue,
       workflowId: `nightly-${pipelineId}-${day}`,
-      args: [{ pipelineId, date: day }],
+      // Small shards: many of them, so the kill lands while shards are still being cleaned.
+      args: [{ pipelineId, date: day, cleaning: { maxShardBytes: 256 * 1024, shardWindow: 4 } }],
     });
     const run = handle.firstExecutionRunId.replace(/-/g, '').slice(0, 12);
-    const firstPart = `${cleanStagingPrefix('pin', day, run)}part-00000.parquet`;
+    const firstPart = cleanShardPartKey('pin', day, run, 0);
     let seen: string | undefined;
     for (let i = 0; i < 1200 && !seen; i++) {
       seen = (await adapters.store.head({ bucket, key: firstPart }))?.etag;

@@ -8,6 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
 import { readCleanParquet } from '../../src/analytics/parquet-writer';
 import { createIngestServer } from '../../src/api/server';
+import { duckDbS3OptionsFrom } from '../../src/activities/analytics-activities';
 import { createNightlyActivities } from '../../src/activities/nightly-activities';
 import { createSinkActivities } from '../../src/activities/sink-activities';
 import { cleanManifestKey, parseCleanManifest } from '../../src/domain/clean-zone';
@@ -91,7 +92,12 @@ describe('nightlyBatch workflow (API → Kafka → raw zone → clean zone → a
       env,
       {
         ...createSinkActivities(adapters),
-        ...createNightlyActivities({ store: adapters.store, scratchDir: scratch, gates }),
+        ...createNightlyActivities({
+          store: adapters.store,
+          scratchDir: scratch,
+          gates,
+          duckdb: duckDbS3OptionsFrom(stackConfig()),
+        }),
       },
       fn,
     );

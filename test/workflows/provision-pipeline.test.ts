@@ -1,3 +1,4 @@
+import { duckDbS3OptionsFrom } from '../../src/activities/analytics-activities';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -46,7 +47,11 @@ describe('provisionPipeline / teardownPipeline workflows (real stack, moto for E
     control = new TemporalControl(env.client);
     api = createIngestServer({ kafka: adapters.kafka });
     apiUrl = `http://127.0.0.1:${(await api.listen(0, '127.0.0.1')).port}`;
-    activities = createActivities({ ...adapters, control });
+    activities = createActivities({
+      ...adapters,
+      control,
+      duckdb: duckDbS3OptionsFrom(stackConfig()),
+    });
   });
 
   after(async () => {
