@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { cleanWithSql } from '../analytics/clean-sql';
+import { cleanWithSql, type SqlExpectation } from '../analytics/clean-sql';
 import { openDuckDb } from '../analytics/duckdb-session';
 import {
   cleaningPlanSchema,
@@ -69,7 +69,8 @@ export interface CleanShardResult extends ShardCounts {
 export interface CleaningDeps {
   store: ObjectStore;
   scratchDir?: string;
-  gates?: typeof DEFAULT_GATES;
+  /** The expectations per table (DEFAULT_GATES by default); a custom one carries its `sql` twin. */
+  gates?: { [T in Table]: SqlExpectation<T>[] };
   /** Shards one worker process cleans at once (default: its CPU count). */
   shardConcurrency?: number;
   /** DuckDB memory ceiling per shard (default 256MB); beyond it DuckDB spills to scratch. */

@@ -190,6 +190,8 @@ describe('nightlyBatch workflow (API → Kafka → raw zone → clean zone → a
           maxFailureRate: 0,
           check: (r: { is_image_or_video: string | null }) =>
             !r.is_image_or_video?.startsWith('multi-video'),
+          // The same expectation in SQL, for the cleaning that runs in DuckDB.
+          sql: `coalesce(NOT starts_with(is_image_or_video, 'multi-video'), true)`,
         },
       ],
     };
@@ -232,17 +234,24 @@ describe('nightlyBatch workflow (API → Kafka → raw zone → clean zone → a
       { date: yesterday, status: 'done' },
       { date: day, status: 'skipped' },
     ]);
+    // One day per run: the backfill continues as new between the days and keeps their outcomes.
+    const againId = `backfill-${pipelineId}-${randomUUID()}`;
     const again = await withWorker((taskQueue) =>
       env.client.workflow.execute(backfill, {
         taskQueue,
-        workflowId: `backfill-${pipelineId}-${randomUUID()}`,
-        args: [{ pipelineId, from: yesterday, to: day }],
+        workflowId: againId,
+        args: [{ pipelineId, from: yesterday, to: day, daysPerRun: 1 }],
       }),
     );
     assert.deepEqual(
       again.days.map((d) => d.status),
       ['skipped', 'skipped'],
     );
+    const runs = [];
+    for await (const w of env.client.workflow.list({ query: `WorkflowId = '${againId}'` })) {
+      runs.push(w.runId);
+    }
+    assert.equal(runs.length, 2, 'the backfill ran as two runs (continued as new once)');
   });
 
   it('fails at once on a bad date, naming it', async () => {
