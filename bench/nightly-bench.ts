@@ -1,195 +1,132 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Adapters } from '../src/adapters/create-adapters';
-import { drawEvents } from '../src/domain/generator';
-import { rawObjectKey } from '../src/domain/raw-zone';
-import { bucketFor, TABLES, topicFor } from '../src/domain/tables';
-import { nightlyBatch } from '../src/workflows/nightly-batch';
+import { bucketFor } from '../src/domain/tables';
 import { randomPipelineId } from '../test/helpers/ingest-fixtures';
-import { startWorkerProcess } from '../test/helpers/processes';
-import { uniqueName } from '../test/helpers/stack';
-import { openBenchContext, rssMb, writeBenchResult } from './bench-context';
+import { openBenchContext, writeBenchResult } from './bench-context';
+import { startCpuHog, type CpuHog } from './cpu-hog';
+import { parseNightlyOptions, REFERENCE, type NightlyOptions } from './nightly-options';
+import { runNightly, type NightlyOutcome } from './nightly-run';
+import { printSizeSummary, printRunSummary } from './nightly-summary';
+import { runPlainBaseline, type Baseline } from './plain-clean-baseline';
+import { downloadRawDay, dropBucket, seedRawDay, type RawDay } from './raw-day';
 
 /**
- * The nightly bench (issue 5): events generated straight into the raw zone for one day, then one
- * nightly run in a worker process of its own. Reports rows/s per table for cleaning, the
- * analytics time, the wall time, the orchestration overhead (wall time minus the time when at
- * least one activity was running) and the worker's peak RSS, for each size.
+ * The nightly bench (issue 5). Per size: a raw day seeded straight into S3 (objects of
+ * --per-object records, puts in parallel), a plain DuckDB cleaner timed over the same objects on
+ * local disk (the same-run baseline), then one nightly per worker count on that same day, each on
+ * fresh worker processes and a fresh workflow id. A CPU hog runs beside everything unless
+ * --no-hog. Figures are ratios to the baseline, because the machines are shared and noisy.
  */
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const DAY = '2026-11-20';
-const PER_OBJECT = 10_000;
 
-async function seedRawDay(adapters: Adapters, pipelineId: string, events: number): Promise<void> {
-  const bucket = bucketFor(pipelineId);
-  await adapters.store.ensureBucket(bucket);
-  let object = 0;
-  let batch: ReturnType<typeof drawEvents> extends Generator<infer E> ? E[] : never = [];
-  const flush = async () => {
-    for (const table of TABLES) {
-      await adapters.store.put({
-        bucket,
-        key: rawObjectKey({
-          topic: topicFor(pipelineId, table),
-          partition: 0,
-          startOffset: object * PER_OBJECT,
-          day: DAY,
-        }),
-        body: `${batch.map((e) => JSON.stringify(e[table])).join('\n')}\n`,
-        metadata: {
-          'first-offset': String(object * PER_OBJECT),
-          'last-offset': String(object * PER_OBJECT + batch.length - 1),
-          'record-count': String(batch.length),
-        },
-      });
-    }
-    object++;
-    batch = [];
-  };
-  for (const e of drawEvents({ seed: `bench-${events}`, count: events })) {
-    batch.push(e);
-    if (batch.length === PER_OBJECT) await flush();
-  }
-  if (batch.length > 0) await flush();
+export interface SizeResult {
+  events: number;
+  raw: RawDay;
+  seedSeconds: number;
+  /** Measured beside the hog (the conditions the nightlies run in). */
+  baseline: Baseline;
+  /** Measured with the hog paused (SIGSTOP); absent with --no-hog, where baseline is quiet. */
+  quietBaseline?: Baseline;
+  nightlies: NightlyOutcome[];
 }
 
-interface Interval {
-  type: string;
-  table?: string;
-  start: number;
-  end: number;
-}
-
-async function activityIntervals(client: Client, workflowIds: string[]): Promise<Interval[]> {
-  const out: Interval[] = [];
-  for (const id of workflowIds) {
-    const history = await client.workflow.getHandle(id).fetchHistory();
-    const scheduled = new Map<string, string>();
-    const started = new Map<string, number>();
-    const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-      Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
-    for (const e of history.events ?? []) {
-      const id2 = String(e.eventId);
-      if (e.activityTaskScheduledEventAttributes) {
-        scheduled.set(id2, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
-      } else if (e.activityTaskStartedEventAttributes) {
-        started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), ms(e.eventTime));
-      } else if (e.activityTaskCompletedEventAttributes) {
-        const sid = String(e.activityTaskCompletedEventAttributes.scheduledEventId);
-        out.push({
-          type: scheduled.get(sid) ?? '?',
-          table: /-(pin|geo|user)$/.exec(id)?.[1],
-          start: started.get(sid) ?? ms(e.eventTime),
-          end: ms(e.eventTime),
-        });
-      }
-    }
-  }
-  return out;
-}
-
-/** Milliseconds covered by at least one interval. */
-function covered(intervals: Interval[]): number {
-  const sorted = [...intervals].sort((a, b) => a.start - b.start);
-  let total = 0;
-  let cur: { start: number; end: number } | undefined;
-  for (const i of sorted) {
-    if (!cur || i.start > cur.end) {
-      if (cur) total += cur.end - cur.start;
-      cur = { start: i.start, end: i.end };
-    } else cur.end = Math.max(cur.end, i.end);
-  }
-  if (cur) total += cur.end - cur.start;
-  return total;
-}
-
-async function runOnce(client: Client, adapters: Adapters, events: number) {
-  const pipelineId = randomPipelineId();
-  const seedStart = performance.now();
-  await seedRawDay(adapters, pipelineId, events);
-  const seedSeconds = (performance.now() - seedStart) / 1000;
-  const taskQueue = uniqueName('bench-nightly');
-  const worker = await startWorkerProcess(taskQueue);
-  const pid = worker.child.pid!;
-  const rss = () => rssMb(pid);
-  let peak = rss();
-  const sampler = setInterval(() => (peak = Math.max(peak, rss())), 100);
-  const workflowId = `nightly-${pipelineId}-${DAY}`;
-  const started = Date.now();
+async function measureBaseline(ctx: { adapters: Adapters }, raw: RawDay, hog?: CpuHog) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pinpipe-bench-baseline-'));
   try {
-    const result = await client.workflow.execute(nightlyBatch, {
-      taskQueue,
-      workflowId,
-      args: [{ pipelineId, date: DAY }],
-    });
-    const wallMs = Date.now() - started;
-    clearInterval(sampler);
-    const intervals = await activityIntervals(client, [
-      workflowId,
-      ...TABLES.map((t) => `${workflowId}-${t}`),
-    ]);
-    const perTable = Object.fromEntries(
-      TABLES.map((t) => {
-        const ms = intervals
-          .filter(
-            (i) => i.table === t && (i.type === 'cleanPartition' || i.type === 'commitPartition'),
-          )
-          .reduce((a, i) => a + i.end - i.start, 0);
-        const rows = result.tables[t]?.counts.rawRecords ?? 0;
-        return [t, { rows, seconds: ms / 1000, rowsPerSec: rows / (ms / 1000) }];
-      }),
-    );
-    const analytics = intervals.find((i) => i.type === 'runAnalytics');
-    const inside = covered(intervals);
-    return {
-      events,
-      seedSeconds,
-      wallSeconds: wallMs / 1000,
-      perTable,
-      analyticsSeconds: analytics ? (analytics.end - analytics.start) / 1000 : 0,
-      orchestrationOverheadSeconds: (wallMs - inside) / 1000,
-      orchestrationOverheadShare: (wallMs - inside) / wallMs,
-      peakRssMb: peak,
-    };
+    const files = await downloadRawDay(ctx.adapters.store, raw, dir, 8);
+    const baseline = await runPlainBaseline(files, raw.events, dir);
+    if (!hog) return { baseline };
+    hog.pause();
+    try {
+      return { baseline, quietBaseline: await runPlainBaseline(files, raw.events, dir) };
+    } finally {
+      hog.resume();
+    }
   } finally {
-    clearInterval(sampler);
-    worker.child.kill('SIGTERM');
-    await worker.exited;
+    await rm(dir, { recursive: true, force: true });
   }
+}
+
+async function runSize(
+  ctx: { adapters: Adapters; client: Client },
+  o: NightlyOptions,
+  events: number,
+  pipelineId: string,
+  hog: CpuHog | undefined,
+): Promise<SizeResult> {
+  console.log(`\nnightly bench: ${events} events (seeding the raw zone...)`);
+  const seedStart = performance.now();
+  const raw = await seedRawDay(ctx.adapters.store, {
+    pipelineId,
+    day: DAY,
+    events,
+    perObject: o.perObject,
+    parallel: o.parallelPuts,
+  });
+  const seedSeconds = (performance.now() - seedStart) / 1000;
+  console.log(`  seeded in ${seedSeconds.toFixed(1)} s; plain DuckDB baseline...`);
+  const measured = await measureBaseline(ctx, raw, hog);
+  const result: SizeResult = { events, raw, seedSeconds, ...measured, nightlies: [] };
+  // The 10M day only answers "how does it scale from 1M", at one worker count.
+  const counts = events > REFERENCE ? o.workers.slice(0, 1) : o.workers;
+  // Generous: a stall must end with a reason, not hang; minutes per million events.
+  const timeoutMinutes = Math.max(20, Math.ceil((events / 1_000_000) * 20));
+  for (const workers of counts) {
+    console.log(`  nightly on ${workers} worker process(es)...`);
+    const run = await runNightly(ctx.client, raw, workers, {
+      timeoutMinutes,
+      ...(o.cleaning && { cleaning: o.cleaning }),
+    });
+    result.nightlies.push(run);
+    printRunSummary(run, result.baseline, result.quietBaseline);
+  }
+  return result;
 }
 
 export async function runNightlyBench(args: string[]): Promise<void> {
-  const i = args.indexOf('--sizes');
-  const sizes = (i >= 0 ? args[i + 1]! : '100000,1000000').split(',').map(Number);
+  const o = parseNightlyOptions(args);
   const ctx = await openBenchContext();
-  const { adapters, client } = ctx;
+  const hog = o.hog ? startCpuHog() : undefined;
+  const sizes: SizeResult[] = [];
+  const buckets: string[] = [];
   try {
-    const runs = [];
-    for (const size of sizes) {
-      console.log(`nightly bench: ${size} events (seeding the raw zone...)`);
-      const r = await runOnce(client, adapters, size);
-      runs.push(r);
-      console.log(
-        `  wall ${r.wallSeconds.toFixed(1)} s · ` +
-          TABLES.map((t) => `${t} ${r.perTable[t]!.rowsPerSec.toFixed(0)} rows/s`).join(' · ') +
-          ` · analytics ${r.analyticsSeconds.toFixed(1)} s · overhead ${(r.orchestrationOverheadShare * 100).toFixed(1)}% · peak RSS ${r.peakRssMb.toFixed(0)} MB`,
-      );
+    console.log(
+      `nightly bench: ${cpus().length} cores; CPU hog: ${hog ? hog.description : 'none (--no-hog)'}`,
+    );
+    for (const events of o.sizes) {
+      const pipelineId = randomPipelineId();
+      buckets.push(bucketFor(pipelineId));
+      sizes.push(await runSize(ctx, o, events, pipelineId, hog));
     }
-    const first = runs[0]!;
-    const last = runs[runs.length - 1]!;
-    const scale = last.wallSeconds / first.wallSeconds;
-    const growth = last.events / first.events;
-    console.log(
-      `\n  ${growth}× the events took ${scale.toFixed(2)}× the wall time (target <= ${(growth * 1.2).toFixed(0)}×)`,
-    );
-    console.log(`  peak RSS at ${last.events}: ${last.peakRssMb.toFixed(0)} MB (target < 1024 MB)`);
-    console.log(
-      `  orchestration overhead at ${last.events}: ${(last.orchestrationOverheadShare * 100).toFixed(1)}% (target < 10%)`,
-    );
-    const file = writeBenchResult('nightly', { when: new Date().toISOString(), runs, scale });
-    console.log(`  full results: ${file}`);
   } finally {
+    await hog?.stop();
+    if (!o.keep) await dropBuckets(ctx.adapters, buckets);
     await ctx.close();
   }
-  await sleep(0);
+  const summary = printSizeSummary(sizes, o, hog?.description);
+  const file = writeBenchResult('nightly', {
+    when: new Date().toISOString(),
+    cores: cpus().length,
+    hog: hog?.description ?? null,
+    options: o,
+    summary,
+    sizes,
+  });
+  console.log(`  full results: ${file}`);
+}
+
+/** Best effort: a failed cleanup is reported, and must not hide the bench's own outcome. */
+async function dropBuckets(adapters: Adapters, buckets: string[]): Promise<void> {
+  for (const bucket of buckets) {
+    try {
+      const n = await dropBucket(adapters.store, bucket);
+      console.log(`  removed s3://${bucket} (${n} objects)`);
+    } catch (err) {
+      console.error(`  could not remove s3://${bucket}: ${(err as Error).message}`);
+    }
+  }
 }
