@@ -20,6 +20,8 @@ import { DataDate, PipelineId, PipelineStatus, PipelineTable } from './search-at
 export interface CleaningOptions extends Partial<ShardLimits> {
   /** Shards in flight at once for this table, on any worker of the queue (default 4). */
   shardWindow?: number;
+  /** Shards per run of cleanTable before it continues as new (default SHARDS_PER_RUN). */
+  shardsPerRun?: number;
 }
 
 export interface CleanTableInput {
@@ -31,7 +33,13 @@ export interface CleanTableInput {
   run: string;
   cleaning?: CleaningOptions;
   /** Carried across continue-as-new: where the previous run of this workflow stopped. */
-  resume?: { planKey: string; shards: number; nextShard: number; totals: ShardCounts };
+  resume?: {
+    planKey: string;
+    shards: number;
+    objects: number;
+    nextShard: number;
+    totals: ShardCounts;
+  };
 }
 
 export interface CleanTableResult extends CommitPartitionResult {
@@ -96,9 +104,8 @@ export async function cleanTable(input: CleanTableInput): Promise<CleanTableResu
     throw ApplicationFailure.create({ message, type, nonRetryable: true, details });
   };
 
-  const { shardWindow = 4, ...limits } = input.cleaning ?? {};
+  const { shardWindow = 4, shardsPerRun = SHARDS_PER_RUN, ...limits } = input.cleaning ?? {};
   let plan = input.resume;
-  let objects = 0;
   if (!plan) {
     show('listing the raw objects of the day and cutting them into shards');
     const planned = await planCleaning({
@@ -109,17 +116,17 @@ export async function cleanTable(input: CleanTableInput): Promise<CleanTableResu
       run: input.run,
       limits,
     });
-    objects = planned.objects;
     plan = {
       planKey: planned.planKey,
       shards: planned.shards,
+      objects: planned.objects,
       nextShard: 0,
       totals: emptyTotals(),
     };
   }
-  const { planKey, shards } = plan;
+  const { planKey, shards, objects } = plan;
   const totals = plan.totals;
-  const stopAt = Math.min(shards, plan.nextShard + SHARDS_PER_RUN);
+  const stopAt = Math.min(shards, plan.nextShard + Math.max(1, shardsPerRun));
   let next = plan.nextShard;
   let done = plan.nextShard;
   let failure: string | undefined;
@@ -164,7 +171,7 @@ export async function cleanTable(input: CleanTableInput): Promise<CleanTableResu
   if (stopAt < shards) {
     return continueAsNew<typeof cleanTable>({
       ...input,
-      resume: { planKey, shards, nextShard: stopAt, totals },
+      resume: { planKey, shards, objects, nextShard: stopAt, totals },
     });
   }
 

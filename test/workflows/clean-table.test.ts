@@ -12,7 +12,7 @@ import { drawEvents } from '../../src/domain/generator';
 import { rawObjectKey } from '../../src/domain/raw-zone';
 import { bucketFor, topicFor } from '../../src/domain/tables';
 import type { ObjectStore } from '../../src/ports/object-store';
-import { cleanTable } from '../../src/workflows/clean-table';
+import { cleanTable, type CleaningOptions } from '../../src/workflows/clean-table';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
 import { stackConfig } from '../helpers/stack';
 import { createLocalEnv, withTestWorker } from '../helpers/temporal';
@@ -76,7 +76,11 @@ describe('cleanTable: progress that cannot livelock, failures that say where', f
       scratchDir: scratch,
       duckdb: duckDbS3OptionsFrom(stackConfig()),
     });
-  const start = (taskQueue: string, id: string) =>
+  const start = (
+    taskQueue: string,
+    id: string,
+    cleaning: CleaningOptions = { maxObjectsPerShard: 1 },
+  ) =>
     env.client.workflow.start(cleanTable, {
       taskQueue,
       workflowId: id,
@@ -87,7 +91,7 @@ describe('cleanTable: progress that cannot livelock, failures that say where', f
           table: 'geo',
           date: day,
           run: id.slice(-12),
-          cleaning: { maxObjectsPerShard: 1 },
+          cleaning,
         },
       ],
     });
@@ -143,5 +147,20 @@ describe('cleanTable: progress that cannot livelock, failures that say where', f
       const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
       assert.match(String(meta.currentDetails), /\*\*failed\*\*: geo 2026-11-22: cleaning failed/);
     });
+  });
+
+  it('continues as new between shards and carries the plan and the counts', async () => {
+    const id = `clean-can-${randomUUID().replace(/-/g, '')}`;
+    const result = await withTestWorker(env, activities(adapters.store), async (taskQueue) =>
+      (await start(taskQueue, id, { maxObjectsPerShard: 1, shardsPerRun: 1 })).result(),
+    );
+    assert.equal(result.shards, 2);
+    assert.equal(result.inputs, 2);
+    assert.equal(result.counts.rawRecords, 4_000);
+    const runs = [];
+    for await (const w of env.client.workflow.list({ query: `WorkflowId = '${id}'` })) {
+      runs.push(w.runId);
+    }
+    assert.equal(runs.length, 2, 'one shard per run: two runs');
   });
 });
