@@ -10,6 +10,7 @@
  * - `not JSON`: JSON.parse rejects the line (no parser message: SQL cannot reproduce V8's);
  * - `not JSON: unpaired surrogate escape`: see hasUnpairedSurrogate;
  * - `schema: <field>: <message>; ...`: parseRawByType's issues, in field order;
+ * - `cleaning: <field>: <message>`: a valid value the clean schema cannot hold (see unfitValue);
  * - `gate <name>: <description>; ...`: the failed drop gates, in gate order.
  */
 
@@ -67,6 +68,19 @@ function withoutNegativeZero<T extends Table>(row: CleanRecordMap[T]): CleanReco
   return copy as CleanRecordMap[T];
 }
 
+const INT32_MAX = 2 ** 31 - 1;
+export const AGE_TOO_LARGE = `age: expected at most ${INT32_MAX} (a 32-bit INTEGER column), received number`;
+
+/**
+ * What a valid record's clean row cannot hold: `age` is a 32-bit INTEGER in the clean schema
+ * (DESIGN 6, as Spark infers it) while the raw schema takes any safe integer. The default gate
+ * age_in_range would drop such a row anyway; without it, the Parquet writer would fail the day.
+ */
+function unfitValue<T extends Table>(table: T, row: CleanRecordMap[T]): string | undefined {
+  if (table === 'user' && (row as CleanRecordMap['user']).age > INT32_MAX) return AGE_TOO_LARGE;
+  return undefined;
+}
+
 /** Cleans one line (the text between newlines, without its CR); never throws. */
 export function cleanLine<T extends Table>(
   table: T,
@@ -89,6 +103,8 @@ export function cleanLine<T extends Table>(
     // Unreachable while the schemas check what the cleaning relies on; kept as a safety net.
     return { ok: false, reason: `cleaning: ${(err as Error).message}` };
   }
+  const unfit = unfitValue(table, row);
+  if (unfit !== undefined) return { ok: false, reason: `cleaning: ${unfit}` };
   const tally = new GateTally(gates);
   const drop = tally.check(row);
   const failedGates = tally.snapshot().failed.flatMap((n, i) => (n > 0 ? [i] : []));

@@ -125,6 +125,12 @@ describe('domain/clean-line', () => {
         'schema: downloaded: expected 0 or 1, received number',
       ],
       ['a drop gate', 'user', line('user', { age: 12 }), 'gate age_in_range: age within 13..120'],
+      [
+        'an age the clean INTEGER column cannot hold (before the gates)',
+        'user',
+        line('user', { age: 2 ** 31 }),
+        'cleaning: age: expected at most 2147483647 (a 32-bit INTEGER column), received number',
+      ],
     ];
     for (const [name, table, text, reason] of cases) {
       it(`${table}: ${name}`, () => {
