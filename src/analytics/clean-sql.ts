@@ -9,8 +9,12 @@
  * - inputs: local files, each holding whole lines of raw object `source` starting at byte
  *   `baseOffset` of it. Lines end at LF; a CR before the LF is dropped; empty lines are skipped
  *   and not counted. Every other line counts in `rawRecords`.
- * - parquetOut: the kept rows (valid, and no drop gate failed), not deduplicated, in input order,
- *   with the exact clean schema (clean-schema.ts); `rowsIn` counts them. Written even when empty.
+ * - parquetOut: the kept rows (valid, and no drop gate failed) with the exact clean schema
+ *   (clean-schema.ts), each distinct row once, in no particular order: exact duplicates are what
+ *   the commit removes anyway, and writing every copy cost more than all the cleaning (a day of
+ *   the source's draw with replacement is mostly duplicates). `rowsIn` counts every kept line,
+ *   duplicates included, so the commit's reconciliation (raw = out + quarantined + duplicates)
+ *   holds. Written even when empty.
  * - quarantineOut: one NDJSON line per rejected line, `{"source", "offset" (byte offset of the
  *   line in its object: baseOffset + position in the file), "reason" (cleanLine's, exactly),
  *   "value" (the line's text; `base64:<bytes>` for a line that is not UTF-8)}`, in input order;
@@ -21,30 +25,41 @@
  *   so each needs a SQL twin: DEFAULT_GATES' are built in (GATE_SQL); any other gate must carry
  *   `sql`, a boolean expression over the clean columns (it passes only when TRUE).
  *
- * Memory: one call reads its inputs into DuckDB in pieces of about 1 MiB and holds one input's
- * bytes in JS at a time; meant for shards of up to ~64 MiB under a DuckDB memory_limit of a few
- * hundred MB (DuckDB spills its tables to the connection's temp_directory beyond it). The
- * connection is left as found: the call's tables are temporary and dropped at the end.
+ * Memory: meant for shards of up to ~64 MiB under a DuckDB memory_limit of 256 MB or more
+ * (measured: 64 MiB of distinct pin lines in one file, 256 MB limit, 400 MB process RSS). DuckDB
+ * holds the distinct lines and spills beyond its limit to the connection's temp_directory; JS
+ * holds one input file at a time, and only one larger than DIRECT_BYTES. The call's tables are
+ * temporary and dropped, its piece files removed, at the end.
  *
- * How the SQL works, and why (measured on DuckDB 1.5.5, 1M pin lines):
- * - JS reads each file (to check UTF-8, natively) and hands DuckDB ~1 MiB pieces cut at line
- *   ends; DuckDB splits them into lines. (`unnest(string_split(read_text(...)))` of a whole 64 MiB
- *   file took 3 s, quadratic in the file's size; read_csv splits lines at CR too and has no byte
- *   positions.) A file that is not UTF-8 takes a JS slow path: its lines are checked one by one,
- *   the invalid ones quarantined as `not UTF-8`, the rest cleaned in SQL as usual.
- * - One parse per line on the normal path: json_extract with all field paths at once. A line
- *   equal to the fields re-serialised in schema order (what JSON.stringify of a raw record gives)
- *   has no duplicate keys, extra keys, whitespace or trailing commas, so nothing else needs
- *   checking. Any other line takes a slower SQL path: json_keys and `$.*` give the LAST value of
- *   a duplicate key (as JSON.parse does; json_extract gives the first), and a regex finds what
- *   DuckDB's lenient JSON reader accepts but JSON.parse does not (trailing commas, NaN, Infinity).
+ * How, and why (measured on DuckDB 1.5.5):
+ * - Lines: DuckDB reads files of up to DIRECT_BYTES itself (read_text, which also checks UTF-8)
+ *   and splits them. JS cuts a larger file into 4 MiB piece files beside it, at line ends:
+ *   `unnest(string_split(...))` copies the whole text per 2048 lines, quadratic in its size (3 s
+ *   and an out-of-memory at 64 MiB). read_csv splits lines at CR too and knows no byte offsets.
+ *   An input that is not UTF-8 fails read_text; it then takes a JS slow path: its lines are
+ *   checked one by one, the invalid ones quarantined as `not UTF-8`, the others cleaned as usual.
+ * - Each distinct line is cleaned once (cleanLine is a function of the line's text), with its
+ *   number of occurrences as a weight; the quarantine finds every occurrence of a rejected line
+ *   again, with its offset, only when there is one.
+ * - Fast path, one JSON parse per line: json_transform into typed columns; the line must be
+ *   exactly those values re-serialised in schema order (what JSON.stringify of a raw record
+ *   gives), every value must pass cheap checks and no drop gate may fail. Such a line has no
+ *   duplicate or extra keys, whitespace, escapes, or JSON only DuckDB's lenient reader accepts;
+ *   its row is the spec's. json_transform fails the whole query on malformed JSON, so it runs
+ *   unguarded first and, only if that fails, again behind json_valid (a second parse).
+ * - Slow path, every other line (rare: producers post JSON.stringify output): all of the spec's
+ *   rules over json_extract fragments, with exact reasons. json_keys and `$.*` give the LAST
+ *   value of a duplicate key (as JSON.parse does; json_extract gives the first), and a regex
+ *   finds trailing commas and NaN/Infinity, which DuckDB's JSON reader accepts and JSON.parse
+ *   does not. TRY() is avoided: it ran json_extract row by row, 4-8 times slower.
  */
 
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { NOT_JSON, NOT_UTF8, UNPAIRED_SURROGATE } from '../domain/clean-line';
+import { AGE_TOO_LARGE, NOT_JSON, NOT_UTF8, UNPAIRED_SURROGATE } from '../domain/clean-line';
 import { CLEAN_COLUMNS } from '../domain/cleaning';
 import { PIN_PLACEHOLDERS, SAVE_LOCATION_PREFIX, USER_INFO_ERROR } from '../domain/placeholders';
 import { DEFAULT_GATES, type Expectation } from '../domain/quality-gates';
@@ -81,20 +96,25 @@ export interface CleanSqlOptions<T extends Table> {
 }
 
 const MAX_SAFE = '9007199254740991';
+const list = (values: readonly string[]) => values.map(str).join(', ');
+
+/** JS's /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i (RE2 is faster here than
+ * length and dash checks with a cast to UUID). */
 const UUID_RE = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+const isUuidSql = (text: string) => `regexp_full_match(${text}, ${str(UUID_RE)})`;
+
 // The instants formatUtcIso prints with a 4-digit year, the only ones Date.parse reads back.
 const YEAR_0_US = '-62167219200000000';
 const YEAR_10000_US = '253402300800000000';
 const parseableTimestamp = (column: string) =>
   `epoch_us(${id(column)}) >= ${YEAR_0_US} AND epoch_us(${id(column)}) < ${YEAR_10000_US}`;
 const indIsInteger = `ind BETWEEN 0 AND ${MAX_SAFE}`;
-const list = (values: readonly string[]) => values.map(str).join(', ');
 
 /** SQL twins of DEFAULT_GATES' checks, by table and gate name. */
 export const GATE_SQL: { [T in Table]: Record<string, string> } = {
   pin: {
     ind_is_integer: indIsInteger,
-    unique_id_is_uuid: `unique_id IS NULL OR regexp_full_match(unique_id, ${str(UUID_RE)})`,
+    unique_id_is_uuid: `unique_id IS NULL OR ${isUuidSql('unique_id')}`,
     category_known: `category IS NULL OR category IN (${list(CATEGORIES)})`,
     follower_count_non_negative: `follower_count IS NULL OR follower_count BETWEEN 0 AND ${MAX_SAFE}`,
   },
@@ -123,11 +143,38 @@ function gateChecks<T extends Table>(table: T, gates: readonly SqlExpectation<T>
   });
 }
 
+const gateColumn = (i: number) => id(`gate$${i}`);
+
+/** Gate columns (NULL for a row that did not reach the gates; a NULL check fails). */
+function gateColumnsSql(gateSql: readonly string[], reached: string): string {
+  return gateSql
+    .map(
+      (sql, i) => `, CASE WHEN ${reached} THEN coalesce((${sql}), false) END AS ${gateColumn(i)}`,
+    )
+    .join('');
+}
+
+/** `gate <name>: <description>; ...` for the failed drop gates (NULL when none failed). */
+function dropReasonSql<T extends Table>(gates: readonly SqlExpectation<T>[]): string {
+  const dropped = gates.flatMap((gate, i) =>
+    gate.policy === 'drop'
+      ? [`CASE WHEN NOT ${gateColumn(i)} THEN ${str(`gate ${gate.name}: ${gate.description}`)} END`]
+      : [],
+  );
+  return dropped.length === 0 ? 'NULL' : `nullif(concat_ws('; ', ${dropped.join(', ')}), '')`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The raw fields: what each checks, in schema order (the order of the reasons' issues).
 
 type FieldRule =
-  | { kind: 'integer' }
+  | {
+      kind: 'integer';
+      /** What the clean column cannot hold (see clean-line's unfitValue). */ unfit?: {
+        max: number;
+        message: string;
+      };
+    }
   | { kind: 'uuid' }
   | { kind: 'text'; placeholders?: readonly string[] }
   | { kind: 'followerCount' }
@@ -164,13 +211,219 @@ const RAW_FIELDS: { [T in Table]: readonly RawField[] } = {
     ['ind', { kind: 'integer' }],
     ['first_name', { kind: 'text' }],
     ['last_name', { kind: 'text' }],
-    ['age', { kind: 'integer' }],
+    ['age', { kind: 'integer', unfit: { max: 2 ** 31 - 1, message: AGE_TOO_LARGE } }],
     ['date_joined', { kind: 'datetime' }],
   ],
 };
 
 /** Column names of one raw field's intermediate values (`$` keeps them apart from clean names). */
 const col = (field: string, part: string) => id(`${field}$${part}`);
+
+/** Each clean column's expression (CLEAN_COLUMNS order) over the fields' `c` values. */
+function cleanColumnsSql(table: Table): [name: string, expression: string][] {
+  const c = (field: string) => col(field, 'c');
+  const prefix = SAVE_LOCATION_PREFIX;
+  const location =
+    `nullif(CASE WHEN starts_with(${c('save_location')}, ${str(prefix)}) ` +
+    `THEN substr(${c('save_location')}, ${prefix.length + 1}) ELSE ${c('save_location')} END, '')`;
+  const userName =
+    `CASE WHEN ${c('first_name')} IS NULL THEN ${c('last_name')} ` +
+    `WHEN ${c('last_name')} IS NULL THEN ${c('first_name')} ` +
+    `ELSE ${c('first_name')} || ' ' || ${c('last_name')} END`;
+  const expressions: Record<string, string> = {
+    ind: `CAST(${table === 'pin' ? c('index') : c('ind')} AS BIGINT)`,
+    unique_id: c('unique_id'),
+    title: c('title'),
+    description: c('description'),
+    follower_count: `CAST(${c('follower_count')} AS BIGINT)`,
+    poster_name: c('poster_name'),
+    tag_list: c('tag_list'),
+    is_image_or_video: c('is_image_or_video'),
+    image_src: c('image_src'),
+    save_location: location,
+    category: c('category'),
+    country: c('country'),
+    coordinates: `[${c('latitude')}, ${c('longitude')}]`,
+    timestamp: `make_timestamptz(${c('timestamp')})`,
+    user_name: userName,
+    // BIGINT here (a gate may still drop an age beyond INTEGER); the COPY casts kept rows.
+    age: `CAST(${c('age')} AS BIGINT)`,
+    date_joined: `make_timestamptz(${c('date_joined')})`,
+  };
+  return CLEAN_COLUMNS[table].map((name) => [name, expressions[name] ?? 'NULL']);
+}
+
+/**
+ * The lines of `texts` (columns `keys` and `text`): `keys`, `ord` (the line's index in its text),
+ * `len` (its bytes, CR included) and `line` (without the CR).
+ */
+function linesSql(texts: string, keys: string): string {
+  return `SELECT ${keys}, ord, strlen(raw) AS len,
+    CASE WHEN ends_with(raw, chr(13)) THEN left(raw, -1) ELSE raw END AS line
+  FROM (
+    SELECT ${keys}, unnest(parts) AS raw, unnest(range(len(parts))) AS ord
+    FROM (SELECT ${keys}, string_split(text, chr(10)) AS parts FROM (${texts}))
+  )`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast path: typed values of a line that is its own canonical serialisation, cheap checks.
+
+interface FastField {
+  /** json_transform's type for the field. */
+  type: 'BIGINT' | 'VARCHAR';
+  /** concat() arguments that print the value as JSON.stringify would. */
+  print: string[];
+  /** Values derived from the field's value `v`, by name. */
+  derive?: Record<string, string>;
+  /** The checks a valid value passes (schema and cleaning; any failure goes the slow path). */
+  valid?: string;
+  /** The cleaned value. */
+  clean?: string;
+}
+
+const FOLLOWER_COUNT_FAST_RE = '[0-9]{1,16}|[0-9]{1,13}k|[0-9]{1,10}M';
+
+function fastField(field: string, rule: FieldRule): FastField {
+  const v = col(field, 'v');
+  const x = (part: string) => col(field, part);
+  const quoted = [`'"'`, v, `'"'`];
+  switch (rule.kind) {
+    case 'integer':
+      return {
+        type: 'BIGINT',
+        print: [v],
+        valid: `${v} BETWEEN 0 AND ${rule.unfit?.max ?? MAX_SAFE}`,
+        clean: v,
+      };
+    case 'uuid':
+      return {
+        type: 'VARCHAR',
+        print: quoted,
+        valid: `(${v} = '' OR ${isUuidSql(v)})`,
+        clean: `nullif(${v}, '')`,
+      };
+    case 'text':
+      return {
+        type: 'VARCHAR',
+        // concat() skips a NULL argument: JSON null prints as null, a string in quotes.
+        print: [
+          `CASE WHEN ${v} IS NULL THEN 'null' ELSE '"' END`,
+          v,
+          `CASE WHEN ${v} IS NULL THEN '' ELSE '"' END`,
+        ],
+        clean: `CASE WHEN ${v} NOT IN (${list(['', ...(rule.placeholders ?? [])])}) THEN ${v} END`,
+      };
+    case 'followerCount': {
+      // Only digits, then k or M, few enough that the product fits BIGINT; others, like `1.5k`,
+      // take the slow path.
+      const placeholder = `${v} IN ('', ${str(USER_INFO_ERROR)})`;
+      const value =
+        `CAST(CASE WHEN ends_with(${v}, 'k') OR ends_with(${v}, 'M') THEN left(${v}, -1) ELSE ${v} END AS BIGINT) ` +
+        `* CASE right(${v}, 1) WHEN 'k' THEN 1000 WHEN 'M' THEN 1000000 ELSE 1 END`;
+      return {
+        type: 'VARCHAR',
+        print: quoted,
+        derive: {
+          n: `CASE WHEN regexp_full_match(${v}, ${str(FOLLOWER_COUNT_FAST_RE)}) THEN ${value} END`,
+        },
+        valid: `(${placeholder} OR ${x('n')} <= ${MAX_SAFE})`,
+        clean: `CASE WHEN NOT ${placeholder} THEN ${x('n')} END`,
+      };
+    }
+    case 'enum':
+      return {
+        type: 'VARCHAR',
+        print: quoted,
+        valid: `${v} IN (${list(['', ...rule.values])})`,
+        clean: `nullif(${v}, '')`,
+      };
+    case 'downloaded':
+      return { type: 'BIGINT', print: [v], valid: `${v} IN (0, 1)` };
+    case 'datetime':
+      // Only `YYYY-MM-DD HH:MM:SS` here: DuckDB's cast, printed back identically (so no hour 24
+      // or second 60 was normalised away); other forms take the slow path.
+      return {
+        type: 'VARCHAR',
+        print: quoted,
+        derive: { ts: `CASE WHEN strlen(${v}) = 19 THEN TRY_CAST(${v} AS TIMESTAMP) END` },
+        valid: `strftime(${x('ts')}, '%Y-%m-%d %H:%M:%S') = ${v}`,
+        clean: `epoch_us(${x('ts')})`,
+      };
+    case 'coordinate':
+      // The number's text as DuckDB printed it: equal to the line's, so both parse the same.
+      return {
+        type: 'VARCHAR',
+        print: [v],
+        derive: { d: `TRY_CAST(${v} AS DOUBLE)` },
+        valid: `isfinite(${x('d')}) AND abs(${x('d')}) <= ${rule.limit}`,
+        clean: `${x('d')} + 0.0`,
+      };
+  }
+}
+
+/**
+ * The fast path over the distinct lines (`line`, `n` its occurrences): per line, `status` `ok` (a
+ * kept row: its clean columns and gates) or `slow` (the line, for the slow path). `guard` parses
+ * only lines json_valid accepts: json_transform fails the whole query on malformed JSON, so the
+ * guard (a second parse) is used only after an unguarded run failed.
+ */
+function fastSql<T extends Table>(
+  table: T,
+  lines: string,
+  gates: readonly SqlExpectation<T>[],
+  gateSql: readonly string[],
+  guard: boolean,
+): string {
+  const fields = RAW_FIELDS[table].map(([name, rule]) => ({ name, ...fastField(name, rule) }));
+  const structure = JSON.stringify(Object.fromEntries(fields.map((f) => [f.name, f.type])));
+  const transform = `json_transform(line, ${str(structure)})`;
+  const print = fields.flatMap((f, i) => [
+    str(`${i === 0 ? '{' : ','}${JSON.stringify(f.name)}:`),
+    ...f.print,
+  ]);
+  const derived = fields.flatMap((f) =>
+    Object.entries(f.derive ?? {}).map(([part, sql]) => `${sql} AS ${col(f.name, part)}`),
+  );
+  const checks = fields.flatMap((f) => (f.valid ? [`(${f.valid})`] : []));
+  const clean = fields.flatMap((f) =>
+    f.clean ? [`CASE WHEN valid THEN ${f.clean} END AS ${col(f.name, 'c')}`] : [],
+  );
+  const dropped = gates.flatMap((g, i) => (g.policy === 'drop' ? [gateColumn(i)] : []));
+  const keptOnly = (name: string) => `CASE WHEN ok THEN ${name} END AS ${name}`;
+  return `
+WITH parsed AS (
+  SELECT line, n, ${guard ? `CASE WHEN json_valid(line) THEN ${transform} END` : transform} AS j
+  FROM (${lines})
+), valued AS (
+  SELECT line, n, ${fields.map((f) => `j.${id(f.name)} AS ${col(f.name, 'v')}`).join(', ')}
+  FROM parsed
+), derived AS (
+  SELECT *${derived.map((d) => `, ${d}`).join('')} FROM valued
+), checked AS (
+  SELECT *, coalesce(line = concat(${print.join(', ')}, '}') AND ${checks.join(' AND ')}, false) AS valid
+  FROM derived
+), cleaned AS (
+  SELECT line, n, valid, ${clean.join(', ')} FROM checked
+), named AS (
+  SELECT line, n, valid,
+    ${cleanColumnsSql(table)
+      .map(([name, sql]) => `CASE WHEN valid THEN ${sql} END AS ${id(name)}`)
+      .join(', ')}
+  FROM cleaned
+), gated AS (
+  SELECT *${gateColumnsSql(gateSql, 'valid')} FROM named
+), judged AS (
+  SELECT *, valid${dropped.map((g) => ` AND ${g}`).join('')} AS ok FROM gated
+)
+SELECT CASE WHEN ok THEN 'ok' ELSE 'slow' END AS status, n, CASE WHEN NOT ok THEN line END AS line,
+  ${CLEAN_COLUMNS[table].map((name) => keptOnly(id(name))).join(', ')}
+  ${gates.map((_, i) => `, ${keptOnly(gateColumn(i))}`).join('')}
+FROM judged`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slow path: every rule of the spec, with its exact reason, over json_extract fragments.
 
 /** `'<field>: missing, expected <what>'` or `'<field>: expected <what>, received ' || <type>`. */
 function expectedSql(field: string, what: string): string {
@@ -265,10 +518,7 @@ function fieldStages(field: string, rule: FieldRule): FieldStages {
         ...none,
         value: [stringValue],
         check: [
-          issue(
-            `NOT coalesce(${s} = '' OR regexp_full_match(${s}, ${str(UUID_RE)}), false)`,
-            expected(EXPECTED.uuid),
-          ),
+          issue(`NOT coalesce(${s} = '' OR ${isUuidSql(s)}, false)`, expected(EXPECTED.uuid)),
           as(`nullif(${s}, '')`, 'c'),
         ],
       };
@@ -433,40 +683,6 @@ function datetimeStages(
   };
 }
 
-/** Each clean column's expression (CLEAN_COLUMNS order) over the fields' `c` values. */
-function cleanColumnsSql(table: Table): [name: string, expression: string][] {
-  const c = (field: string) => col(field, 'c');
-  const prefix = SAVE_LOCATION_PREFIX;
-  const location =
-    `nullif(CASE WHEN starts_with(${c('save_location')}, ${str(prefix)}) ` +
-    `THEN substr(${c('save_location')}, ${prefix.length + 1}) ELSE ${c('save_location')} END, '')`;
-  const userName =
-    `CASE WHEN ${c('first_name')} IS NULL THEN ${c('last_name')} ` +
-    `WHEN ${c('last_name')} IS NULL THEN ${c('first_name')} ` +
-    `ELSE ${c('first_name')} || ' ' || ${c('last_name')} END`;
-  const expressions: Record<string, string> = {
-    ind: `CAST(${table === 'pin' ? c('index') : c('ind')} AS BIGINT)`,
-    unique_id: c('unique_id'),
-    title: c('title'),
-    description: c('description'),
-    follower_count: `CAST(${c('follower_count')} AS BIGINT)`,
-    poster_name: c('poster_name'),
-    tag_list: c('tag_list'),
-    is_image_or_video: c('is_image_or_video'),
-    image_src: c('image_src'),
-    save_location: location,
-    category: c('category'),
-    country: c('country'),
-    coordinates: `[${c('latitude')}, ${c('longitude')}]`,
-    timestamp: `make_timestamptz(${c('timestamp')})`,
-    user_name: userName,
-    // BIGINT here (a gate may still drop an age beyond INTEGER); the COPY casts kept rows.
-    age: `CAST(${c('age')} AS BIGINT)`,
-    date_joined: `make_timestamptz(${c('date_joined')})`,
-  };
-  return CLEAN_COLUMNS[table].map((name) => [name, expressions[name] ?? 'NULL']);
-}
-
 // What DuckDB's lenient reader accepts and JSON.parse refuses: trailing commas and NaN/Infinity
 // tokens. Matched once on the line; on a match, again with every string literal blanked out.
 const LENIENT_RE = ',[ \\t\\r\\n]*[\\]}]|(?i:nan|inf)';
@@ -492,10 +708,20 @@ function unparsedReasonSql(): string {
 
 const WHITESPACE = `' ' || chr(9) || chr(10) || chr(13)`;
 
-/** The classification query: one row per line of `pieces`, with its status, reason, clean row. */
-function classifySql<T extends Table>(
+/** A valid value the clean column cannot hold: its message, NULL when all fit. */
+function unfitSql(fields: readonly RawField[]): string {
+  const unfit = fields.flatMap(([name, rule]) =>
+    rule.kind === 'integer' && rule.unfit
+      ? [`WHEN ${col(name, 'c')} > ${rule.unfit.max} THEN ${str(rule.unfit.message)}`]
+      : [],
+  );
+  return unfit.length === 0 ? 'NULL' : `CASE ${unfit.join(' ')} END`;
+}
+
+/** The slow path over distinct `lines` (line, n): per line its status, reason and clean row. */
+function slowSql<T extends Table>(
   table: T,
-  pieces: string,
+  lines: string,
   gates: readonly SqlExpectation<T>[],
   gateSql: readonly string[],
 ): string {
@@ -513,45 +739,31 @@ function classifySql<T extends Table>(
     `frags[${i + 1}] AS ${col(name, 'f')}`,
     `${jsonTypeSql(`frags[${i + 1}]`)} AS ${col(name, 't')}`,
   ]);
-  const stage = (pick: (s: FieldStages) => string[]) => {
-    const columns = stages.flatMap(pick);
-    return columns.length === 0 ? '' : `, ${columns.join(', ')}`;
-  };
+  const stage = (pick: (s: FieldStages) => string[]) =>
+    stages
+      .flatMap(pick)
+      .map((c) => `, ${c}`)
+      .join('');
   const anyField = (predicate: (name: string) => string) =>
     names.map((name) => predicate(name)).join(' OR ');
   const issues = `nullif(concat_ws('; ', ${names.map((n) => col(n, 'r')).join(', ')}), '')`;
-  const gateColumns = gateSql.map(
-    (sql, i) => `CASE WHEN reached THEN coalesce((${sql}), false) END AS ${id(`gate$${i}`)}`,
-  );
-  const dropped = gates.flatMap((gate, i) =>
-    gate.policy === 'drop'
-      ? [
-          `CASE WHEN NOT ${id(`gate$${i}`)} THEN ${str(`gate ${gate.name}: ${gate.description}`)} END`,
-        ]
-      : [],
-  );
-  const dropReason =
-    dropped.length === 0 ? 'NULL' : `nullif(concat_ws('; ', ${dropped.join(', ')}), '')`;
   const cleanNames = CLEAN_COLUMNS[table].map((name) => id(name)).join(', ');
+  // json_valid first: json_extract fails the whole query on malformed JSON.
   return `
-WITH lines AS (
-  SELECT src, piece, start, ord, strlen(raw) AS len,
-    CASE WHEN ends_with(raw, chr(13)) THEN left(raw, -1) ELSE raw END AS line
-  FROM (
-    SELECT src, piece, start, unnest(parts) AS raw, unnest(range(len(parts))) AS ord
-    FROM (SELECT src, piece, start, string_split(decode(body), chr(10)) AS parts FROM ${pieces})
-  )
-), fast AS (
-  SELECT *, CASE WHEN line <> '' THEN TRY(json_extract(line, ${paths})) END AS fast FROM lines
+WITH fast AS (
+  SELECT line, n, CASE WHEN json_valid(line) THEN json_extract(line, ${paths}) END AS fast
+  FROM (${lines})
 ), canon AS (
-  SELECT *, coalesce(line = ${canonical} || '}', false) AS canon FROM fast
+  -- A line that is its fragments in schema order: the fragments are JSON.parse's values.
+  SELECT *, coalesce(line = ${canonical} || '}', false) AS canon
+  FROM fast
 ), slow AS (
   SELECT *,
     CASE WHEN fast IS NOT NULL AND NOT canon THEN json_keys(line) END AS keys,
     CASE WHEN fast IS NOT NULL AND NOT canon THEN json_extract(line, '$.*') END AS vals
   FROM canon
 ), frags AS (
-  SELECT src, piece, start, ord, len, line, fast IS NOT NULL AS parsed, canon,
+  SELECT line, n, fast IS NOT NULL AS parsed, canon,
     CASE WHEN canon THEN fast WHEN fast IS NOT NULL
       THEN list_transform([${list(names)}], k -> ${lastValue}) END AS frags
   FROM slow
@@ -564,46 +776,66 @@ WITH lines AS (
 ), judged AS (
   SELECT *,
     parsed AND NOT (${anyField((n) => nonJsonNumberSql(col(n, 'f'), col(n, 't')))})
-      AND NOT coalesce((NOT canon OR ${anyField((n) => `${col(n, 't')} IN ('array', 'object')`)})
-        AND ${lenientSql('line')}, false) AS json_ok,
+      AND NOT CASE WHEN NOT canon OR ${anyField((n) => `${col(n, 't')} IN ('array', 'object')`)}
+        THEN ${lenientSql('line')} ELSE false END AS json_ok,
     CASE WHEN canon THEN 'object' ELSE CASE left(ltrim(line, ${WHITESPACE}), 1)
       WHEN '{' THEN 'object' WHEN '[' THEN 'array' WHEN '"' THEN 'string' WHEN 't' THEN 'boolean'
       WHEN 'f' THEN 'boolean' WHEN 'n' THEN 'null' ELSE 'number' END END AS top,
-    ${issues} AS issues
+    ${issues} AS issues,
+    ${unfitSql(fields)} AS unfit
   FROM checked
 ), reached AS (
-  SELECT *, coalesce(json_ok AND top = 'object' AND issues IS NULL, false) AS reached FROM judged
+  SELECT *, coalesce(json_ok AND top = 'object' AND issues IS NULL AND unfit IS NULL, false) AS reached
+  FROM judged
 ), clean AS (
-  SELECT src, piece, start, ord, len, line, parsed, json_ok, top, issues, reached,
+  SELECT line, n, parsed, json_ok, top, issues, unfit, reached,
     ${cleanColumnsSql(table)
       .map(([name, sql]) => `CASE WHEN reached THEN ${sql} END AS ${id(name)}`)
       .join(',\n    ')}
   FROM reached
 ), gated AS (
-  SELECT *${gateColumns.length === 0 ? '' : `, ${gateColumns.join(', ')}`} FROM clean
-), judged_lines AS (
-  SELECT *, CASE WHEN line = '' THEN NULL
+  SELECT *${gateColumnsSql(gateSql, 'reached')} FROM clean
+), reasoned AS (
+  SELECT *, CASE
     WHEN NOT json_ok THEN CASE WHEN parsed THEN ${str(NOT_JSON)} ELSE ${unparsedReasonSql()} END
     WHEN top <> 'object'
       THEN ${str(`schema: record: expected a JSON object (${table} record), received `)} || top
     WHEN issues IS NOT NULL THEN 'schema: ' || issues
-    ELSE ${dropReason} END AS reason
+    WHEN unfit IS NOT NULL THEN 'cleaning: ' || unfit
+    ELSE ${dropReasonSql(gates)} END AS reason
   FROM gated
 )
-SELECT src, piece, start, ord, len, reached,
-  CASE WHEN line = '' THEN 'empty' WHEN reason IS NULL THEN 'ok' ELSE 'bad' END AS status,
+SELECT n, reached, CASE WHEN reason IS NULL THEN 'ok' ELSE 'bad' END AS status,
   reason, CASE WHEN reason IS NOT NULL THEN line END AS line,
-  ${cleanNames}${gates.map((_, i) => `, ${id(`gate$${i}`)}`).join('')}
-FROM judged_lines`;
+  ${cleanNames}${gates.map((_, i) => `, ${gateColumn(i)}`).join('')}
+FROM reasoned`;
+}
+
+/** The columns slowSql yields, for the table of a call that had no slow line. */
+function slowColumnsSql(table: Table, gateCount: number): string {
+  const clean = cleanSchema(table).map(
+    (c) => `${id(c.name)} ${c.kind === 'integer' ? 'BIGINT' : SQL_TYPE[c.kind]}`,
+  );
+  const gateColumns = Array.from({ length: gateCount }, (_, i) => `${gateColumn(i)} BOOLEAN`);
+  return [
+    'n BIGINT, reached BOOLEAN, status VARCHAR',
+    'reason VARCHAR, line VARCHAR',
+    ...clean,
+    ...gateColumns,
+  ].join(', ');
 }
 
 // ---------------------------------------------------------------------------------------------
-// Orchestration: inputs → pieces table → classified table → counts, Parquet, quarantine.
+// Inputs: the text files DuckDB reads, each an input or a piece JS cut from one.
 
-/** Bytes per piece handed to DuckDB (a line longer than this is one piece of its own). */
-const PIECE_BYTES = 1 << 20;
+/** Files up to this size DuckDB reads whole; a 64 MiB text ran out of a 256 MB memory_limit. */
+const DIRECT_BYTES = 16 << 20;
+/** Bytes per piece JS cuts a larger file into (a longer line is a piece of its own). */
+const PIECE_BYTES = 4 << 20;
 const NEWLINE = 0x0a;
 const RETURN = 0x0d;
+/** read_text expands these as globs; such a path is read by JS instead. */
+const GLOB = /[*?[\]{}]/;
 
 interface Range {
   start: number;
@@ -633,9 +865,9 @@ interface Split {
 }
 
 /**
- * The pieces of one input. A UTF-8 file (checked natively, whole) is cut without looking at its
- * lines. Any other file takes the slow path, line by line in JS: runs of UTF-8 lines become
- * pieces, and each line that is not UTF-8 is set aside for the quarantine.
+ * The pieces of a file JS read. A UTF-8 file (checked natively, whole) is cut without looking
+ * at its lines. Any other file takes the slow path, line by line in JS: runs of UTF-8 lines
+ * become pieces, and each line that is not UTF-8 is set aside for the quarantine.
  */
 function splitInput(buffer: Buffer): Split {
   if (isUtf8(buffer)) return { pieces: pieceRanges(buffer, 0, buffer.length), rejects: [] };
@@ -656,54 +888,141 @@ function splitInput(buffer: Buffer): Split {
   return split;
 }
 
-/** Loads every input's pieces (and set-aside lines) into the call's tables, one file at a time. */
-async function loadInputs(
-  connection: DuckDBConnection,
-  inputs: readonly CleanSqlInput[],
-  names: { pieces: string; rejects: string; sources: string },
-): Promise<void> {
-  await connection.run(
-    `CREATE TEMP TABLE ${names.pieces} (src INTEGER, piece INTEGER, start BIGINT, body BLOB)`,
-  );
-  await connection.run(
-    `CREATE TEMP TABLE ${names.rejects} (src INTEGER, "offset" BIGINT, value VARCHAR)`,
-  );
-  await connection.run(
-    `CREATE TEMP TABLE ${names.sources} (src INTEGER, source VARCHAR, base BIGINT)`,
-  );
-  const appender = (table: string) => connection.createAppender(table, 'main', 'temp');
-  const [pieces, rejects, sources] = await Promise.all([
-    appender(names.pieces),
-    appender(names.rejects),
-    appender(names.sources),
-  ]);
-  let piece = 0;
-  try {
-    for (const [src, input] of inputs.entries()) {
-      sources.appendInteger(src);
-      sources.appendVarchar(input.source);
-      sources.appendBigInt(BigInt(input.baseOffset));
-      sources.endRow();
-      const buffer = await readFile(input.file);
-      const split = splitInput(buffer);
-      for (const range of split.pieces) {
-        pieces.appendInteger(src);
-        pieces.appendInteger(piece++);
-        pieces.appendBigInt(BigInt(range.start));
-        pieces.appendBlob(buffer.subarray(range.start, range.end));
-        pieces.endRow();
+interface Tables {
+  /** The text files: (file, src, piece, start); `start` is the file's offset in its input. */
+  files: string;
+  /** Lines that are not UTF-8: (src, offset, value). */
+  rejects: string;
+  /** (src, source, base). */
+  sources: string;
+  /** The distinct non-empty lines: (line, n). */
+  lines: string;
+  /** Fast path results; see fastSql. */
+  fast: string;
+  /** Slow path results; see slowSql. */
+  slow: string;
+}
+
+interface TextFile {
+  file: string;
+  src: number;
+  piece: number;
+  start: number;
+  /** Whether the file is an input itself (not a piece JS wrote). */
+  direct: boolean;
+}
+
+/** The text files of one call, and the tables that describe them. */
+class TextFiles {
+  private files: TextFile[] = [];
+  private dir: string | undefined;
+  private piece = 0;
+
+  constructor(
+    private readonly connection: DuckDBConnection,
+    private readonly tables: Tables,
+  ) {}
+
+  private appender(table: string) {
+    return this.connection.createAppender(table, 'main', 'temp');
+  }
+
+  async load(inputs: readonly CleanSqlInput[]): Promise<void> {
+    const t = this.tables;
+    await this.connection.run(
+      `CREATE TEMP TABLE ${t.files} (file VARCHAR, src INTEGER, piece INTEGER, start BIGINT);
+       CREATE TEMP TABLE ${t.rejects} (src INTEGER, "offset" BIGINT, value VARCHAR);
+       CREATE TEMP TABLE ${t.sources} (src INTEGER, source VARCHAR, base BIGINT);`,
+    );
+    const sources = await this.appender(t.sources);
+    try {
+      for (const [src, input] of inputs.entries()) {
+        sources.appendInteger(src);
+        sources.appendVarchar(input.source);
+        sources.appendBigInt(BigInt(input.baseOffset));
+        sources.endRow();
+        const { size } = await stat(input.file);
+        if (size <= DIRECT_BYTES && !GLOB.test(input.file)) {
+          this.files.push({ file: input.file, src, piece: this.piece++, start: 0, direct: true });
+        } else {
+          await this.cut(src, input.file);
+        }
       }
+    } finally {
+      sources.closeSync();
+    }
+    await this.sync();
+  }
+
+  /** Reads a file in JS and writes its pieces (and set-aside lines) for DuckDB. */
+  private async cut(src: number, file: string): Promise<void> {
+    const buffer = await readFile(file);
+    const split = splitInput(buffer);
+    // Beside the input: its file system had room for it.
+    this.dir ??= await mkdtemp(join(dirname(file), '.pinpipe-pieces-'));
+    for (const range of split.pieces) {
+      const piece = join(this.dir, `${this.piece}.ndjson`);
+      await writeFile(piece, buffer.subarray(range.start, range.end));
+      this.files.push({ file: piece, src, piece: this.piece++, start: range.start, direct: false });
+    }
+    const rejects = await this.appender(this.tables.rejects);
+    try {
       for (const reject of split.rejects) {
         rejects.appendInteger(src);
         rejects.appendBigInt(BigInt(reject.offset));
         rejects.appendVarchar(`base64:${Buffer.from(reject.bytes).toString('base64')}`);
         rejects.endRow();
       }
-      // Hand this file's bytes to DuckDB now, so JS holds one input at a time.
-      pieces.flushSync();
+    } finally {
+      rejects.closeSync();
     }
-  } finally {
-    for (const a of [pieces, rejects, sources]) a.closeSync();
+  }
+
+  private async sync(): Promise<void> {
+    await this.connection.run(`DELETE FROM ${this.tables.files}`);
+    const files = await this.appender(this.tables.files);
+    try {
+      for (const f of this.files) {
+        files.appendVarchar(f.file);
+        files.appendInteger(f.src);
+        files.appendInteger(f.piece);
+        files.appendBigInt(BigInt(f.start));
+        files.endRow();
+      }
+    } finally {
+      files.closeSync();
+    }
+  }
+
+  /**
+   * Moves the inputs DuckDB read that are not UTF-8 to the JS path (read_text fails the whole
+   * query on one). Asked only after a failure, so the normal path pays nothing for it.
+   */
+  async rerouteNonUtf8(): Promise<void> {
+    const direct = this.files.filter((f) => f.direct);
+    if (direct.length === 0) return;
+    const reader = await this.connection.runAndReadAll(
+      `SELECT filename FROM read_blob([${direct.map((f) => str(f.file)).join(', ')}])
+       WHERE TRY(decode(content)) IS NULL`,
+    );
+    const bad = new Set(reader.getRowObjectsJson().map((row) => `${row.filename as string}`));
+    if (bad.size === 0) return;
+    const moved = direct.filter((f) => bad.has(f.file));
+    this.files = this.files.filter((f) => !bad.has(f.file));
+    for (const f of moved) await this.cut(f.src, f.file);
+    await this.sync();
+  }
+
+  /** (file, text) of every text file, or only of `pieces`. */
+  textsSql(pieces?: ReadonlySet<number>): string {
+    const files = this.files.filter((f) => !pieces || pieces.has(f.piece));
+    if (files.length === 0)
+      return 'SELECT NULL::VARCHAR AS file, NULL::VARCHAR AS text WHERE false';
+    return `SELECT filename AS file, content AS text FROM read_text([${files.map((f) => str(f.file)).join(', ')}])`;
+  }
+
+  async remove(): Promise<void> {
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -717,75 +1036,123 @@ export async function cleanWithSql<T extends Table>(
   const { table } = options;
   const gates: readonly SqlExpectation<T>[] = options.gates ?? DEFAULT_GATES[table];
   const gateSql = gateChecks(table, gates);
-  const tag = randomBytes(6).toString('hex');
   // Plain identifiers (the appender takes names unquoted); unique, in case of a shared connection.
-  const names = {
-    pieces: `pinpipe_pieces_${tag}`,
+  const tag = randomBytes(6).toString('hex');
+  const t: Tables = {
+    files: `pinpipe_files_${tag}`,
     rejects: `pinpipe_rejects_${tag}`,
     sources: `pinpipe_sources_${tag}`,
-    classified: `pinpipe_classified_${tag}`,
+    lines: `pinpipe_lines_${tag}`,
+    fast: `pinpipe_fast_${tag}`,
+    slow: `pinpipe_slow_${tag}`,
   };
+  const texts = new TextFiles(connection, t);
   try {
-    await loadInputs(connection, options.inputs, names);
+    await texts.load(options.inputs);
+    // Each distinct line is cleaned once (cleanLine is a function of the line's text): a day
+    // drawn with replacement from the source repeats most of its lines.
+    const distinct = () =>
+      connection.run(
+        `CREATE TEMP TABLE ${t.lines} AS SELECT line, count(*) AS n
+        FROM (${linesSql(texts.textsSql(), 'file')}) WHERE line <> '' GROUP BY line`,
+      );
+    await distinct().catch(async () => {
+      // read_text failed on an input that is not UTF-8: move such inputs to the JS path.
+      await texts.rerouteNonUtf8();
+      await distinct();
+    });
+    const fast = (guard: boolean) =>
+      connection.run(
+        `CREATE TEMP TABLE ${t.fast} AS ${fastSql(table, `SELECT line, n FROM ${t.lines}`, gates, gateSql, guard)}`,
+      );
+    // Optimistic: json_transform fails the whole query on a line that is not JSON.
+    await fast(false).catch(() => fast(true));
+    const slowLines = await connection.runAndReadAll(
+      `SELECT count(*) AS n FROM ${t.fast} WHERE status = 'slow'`,
+    );
+    // Binding the slow path's query alone takes tens of milliseconds: skipped without a line.
     await connection.run(
-      `CREATE TEMP TABLE ${names.classified} AS ${classifySql(table, names.pieces, gates, gateSql)}`,
+      count(slowLines.getRowObjectsJson()[0]?.n) > 0
+        ? `CREATE TEMP TABLE ${t.slow} AS ${slowSql(table, `SELECT line, n FROM ${t.fast} WHERE status = 'slow'`, gates, gateSql)}`
+        : `CREATE TEMP TABLE ${t.slow} (${slowColumnsSql(table, gates.length)})`,
     );
-    await connection.run(`DROP TABLE ${names.pieces}`);
-
-    const gateCounts = gates.map((_, i) => `count(*) FILTER (NOT ${id(`gate$${i}`)})`);
-    const counted = await connection.runAndReadAll(
-      `SELECT count(*) FILTER (status <> 'empty') AS raw, count(*) FILTER (status = 'ok') AS ok,
-        count(*) FILTER (status = 'bad') AS bad, count(*) FILTER (reached) AS checked,
-        [${gateCounts.join(', ')}]::BIGINT[] AS failed,
-        (SELECT count(*) FROM ${names.rejects}) AS rejects
-      FROM ${names.classified}`,
-    );
-    const row = counted.getRowObjectsJson()[0] ?? {};
-    const rejects = count(row.rejects);
-
-    const columns = cleanSchema(table).map(
-      (column) => `CAST(${id(column.name)} AS ${SQL_TYPE[column.kind]}) AS ${id(column.name)}`,
-    );
-    await connection.run(
-      `COPY (SELECT ${columns.join(', ')} FROM ${names.classified} WHERE status = 'ok')
-        TO ${str(options.parquetOut)} (FORMAT parquet, COMPRESSION snappy)`,
-    );
-    await connection.run(quarantineCopySql(names, options.quarantineOut));
-    return {
-      rawRecords: count(row.raw) + rejects,
-      rowsIn: count(row.ok),
-      quarantined: count(row.bad) + rejects,
-      gateState: {
-        checked: count(row.checked),
-        failed: (Array.isArray(row.failed) ? row.failed : []).map(count),
-      },
-    };
+    return await writeOutputs(connection, texts, t, options, gates.length);
   } finally {
-    for (const name of Object.values(names)) await connection.run(`DROP TABLE IF EXISTS ${name}`);
+    for (const name of Object.values(t)) await connection.run(`DROP TABLE IF EXISTS ${name}`);
+    await texts.remove();
   }
 }
 
+async function writeOutputs<T extends Table>(
+  connection: DuckDBConnection,
+  texts: TextFiles,
+  t: Tables,
+  options: CleanSqlOptions<T>,
+  gateCount: number,
+): Promise<CleanSqlResult> {
+  const failed = `[${Array.from({ length: gateCount }, (_, i) => `coalesce(sum(n) FILTER (NOT ${gateColumn(i)}), 0)`).join(', ')}]::BIGINT[]`;
+  const counted = await connection.runAndReadAll(
+    `SELECT (SELECT coalesce(sum(n), 0) FROM ${t.lines}) AS raw,
+      (SELECT coalesce(sum(n), 0) FROM ${t.fast} WHERE status = 'ok') AS fast_ok,
+      (SELECT coalesce(sum(n) FILTER (status = 'ok'), 0) FROM ${t.slow}) AS slow_ok,
+      (SELECT coalesce(sum(n) FILTER (status = 'bad'), 0) FROM ${t.slow}) AS bad,
+      (SELECT coalesce(sum(n) FILTER (reached), 0) FROM ${t.slow}) AS slow_checked,
+      ${gateCount === 0 ? '[]' : `(SELECT ${failed} FROM ${t.fast} WHERE status = 'ok')`} AS fast_failed,
+      ${gateCount === 0 ? '[]' : `(SELECT ${failed} FROM ${t.slow})`} AS slow_failed,
+      (SELECT count(*) FROM ${t.rejects}) AS rejects`,
+  );
+  const row = counted.getRowObjectsJson()[0] ?? {};
+  const numbers = (value: unknown) => (Array.isArray(value) ? value.map(count) : []);
+  const [fastFailed, slowFailed] = [numbers(row.fast_failed), numbers(row.slow_failed)];
+  const rejects = count(row.rejects);
+  const bad = count(row.bad);
+
+  const columns = cleanSchema(options.table).map(
+    (column) => `CAST(${id(column.name)} AS ${SQL_TYPE[column.kind]}) AS ${id(column.name)}`,
+  );
+  const names = CLEAN_COLUMNS[options.table].map((name) => id(name)).join(', ');
+  await connection.run(
+    `COPY (SELECT DISTINCT ${columns.join(', ')} FROM (
+        SELECT ${names} FROM ${t.fast} WHERE status = 'ok'
+        UNION ALL SELECT ${names} FROM ${t.slow} WHERE status = 'ok'))
+      TO ${str(options.parquetOut)} (FORMAT parquet, COMPRESSION snappy)`,
+  );
+  if (bad + rejects === 0) await writeFile(options.quarantineOut, '');
+  else await connection.run(quarantineCopySql(texts, t, options.quarantineOut));
+  const fastOk = count(row.fast_ok);
+  return {
+    rawRecords: count(row.raw) + rejects,
+    rowsIn: fastOk + count(row.slow_ok),
+    quarantined: bad + rejects,
+    gateState: {
+      checked: fastOk + count(row.slow_checked),
+      failed: fastFailed.map((n, i) => n + (slowFailed[i] ?? 0)),
+    },
+  };
+}
+
 /**
- * The quarantine lines in input order. A line's offset is its piece's start plus the lengths of
- * the lines before it in the piece, summed only over pieces that hold a rejected line.
+ * The quarantine lines, in input order: every occurrence of each rejected distinct line, found
+ * by reading the text files again (only when something was rejected). A line's offset is its
+ * text file's start plus the bytes of the lines before it.
  */
-function quarantineCopySql(
-  names: { rejects: string; sources: string; classified: string },
-  out: string,
-): string {
-  const offset =
-    'start + coalesce(sum(len + 1) OVER (PARTITION BY piece ORDER BY ord ' +
-    'ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)';
+function quarantineCopySql(texts: TextFiles, t: Tables, out: string): string {
   return `COPY (
-    SELECT s.source AS source, s.base + q.pos AS "offset", q.reason AS reason, q.value AS value
-    FROM (
-      SELECT src, pos, reason, line AS value FROM (
-        SELECT src, status, reason, line, ${offset} AS pos FROM ${names.classified}
-        WHERE piece IN (SELECT piece FROM ${names.classified} WHERE status = 'bad')
-      ) WHERE status = 'bad'
-      UNION ALL
-      SELECT src, "offset", ${str(NOT_UTF8)}, value FROM ${names.rejects}
-    ) q JOIN ${names.sources} s USING (src)
-    ORDER BY q.src, q.pos
+    WITH marked AS (
+      SELECT l.file, l.ord, l.len, b.reason, CASE WHEN b.reason IS NOT NULL THEN l.line END AS line
+      FROM (${linesSql(texts.textsSql(), 'file')}) l
+      LEFT JOIN (SELECT line, reason FROM ${t.slow} WHERE status = 'bad') b USING (line)
+    ), placed AS (
+      SELECT file, reason, line, coalesce(sum(len + 1) OVER (PARTITION BY file ORDER BY ord
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+      FROM marked
+    ), found AS (
+      SELECT m.src, m.start + p.before AS pos, p.reason, p.line AS value
+      FROM placed p JOIN ${t.files} m USING (file) WHERE p.reason IS NOT NULL
+      UNION ALL SELECT src, "offset", ${str(NOT_UTF8)}, value FROM ${t.rejects}
+    )
+    SELECT s.source AS source, s.base + f.pos AS "offset", f.reason AS reason, f.value AS value
+    FROM found f JOIN ${t.sources} s USING (src)
+    ORDER BY f.src, f.pos
   ) TO ${str(out)} (FORMAT json)`;
 }
