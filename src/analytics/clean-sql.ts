@@ -10,11 +10,12 @@
  *   `baseOffset` of it. Lines end at LF; a CR before the LF is dropped; empty lines are skipped
  *   and not counted. Every other line counts in `rawRecords`.
  * - parquetOut: the kept rows (valid, and no drop gate failed) with the exact clean schema
- *   (clean-schema.ts), each distinct row once, in no particular order: exact duplicates are what
- *   the commit removes anyway, and writing every copy cost more than all the cleaning (a day of
- *   the source's draw with replacement is mostly duplicates). `rowsIn` counts every kept line,
- *   duplicates included, so the commit's reconciliation (raw = out + quarantined + duplicates)
- *   holds. Written even when empty.
+ *   (clean-schema.ts), the row of each distinct kept line once, in no particular order: exact
+ *   duplicates are what the commit removes anyway, and writing every copy cost more than all the
+ *   cleaning (a day of the source's draw with replacement is mostly repeated lines). Two
+ *   different lines may still clean to the same row (e.g. differing only in `downloaded`).
+ *   `rowsIn` counts every kept line, repeats included, so the commit's reconciliation
+ *   (raw = out + quarantined + duplicates) holds. Written even when empty.
  * - quarantineOut: one NDJSON line per rejected line, `{"source", "offset" (byte offset of the
  *   line in its object: baseOffset + position in the file), "reason" (cleanLine's, exactly),
  *   "value" (the line's text; `base64:<bytes>` for a line that is not UTF-8)}`, in input order;
@@ -342,12 +343,13 @@ function fastField(field: string, rule: FieldRule): FastField {
       return { type: 'BIGINT', print: [v], valid: `${v} IN (0, 1)` };
     case 'datetime':
       // Only `YYYY-MM-DD HH:MM:SS` here: DuckDB's cast, printed back identically (so no hour 24
-      // or second 60 was normalised away); other forms take the slow path.
+      // or second 60 was normalised away, and no year 0, which DuckDB prints as 1 BC); other
+      // forms take the slow path.
       return {
         type: 'VARCHAR',
         print: quoted,
         derive: { ts: `CASE WHEN strlen(${v}) = 19 THEN TRY_CAST(${v} AS TIMESTAMP) END` },
-        valid: `strftime(${x('ts')}, '%Y-%m-%d %H:%M:%S') = ${v}`,
+        valid: `CAST(${x('ts')} AS VARCHAR) = ${v}`,
         clean: `epoch_us(${x('ts')})`,
       };
     case 'coordinate':
@@ -1112,7 +1114,7 @@ async function writeOutputs<T extends Table>(
   );
   const names = CLEAN_COLUMNS[options.table].map((name) => id(name)).join(', ');
   await connection.run(
-    `COPY (SELECT DISTINCT ${columns.join(', ')} FROM (
+    `COPY (SELECT ${columns.join(', ')} FROM (
         SELECT ${names} FROM ${t.fast} WHERE status = 'ok'
         UNION ALL SELECT ${names} FROM ${t.slow} WHERE status = 'ok'))
       TO ${str(options.parquetOut)} (FORMAT parquet, COMPRESSION snappy)`,
