@@ -6,6 +6,7 @@ import type { Adapters } from '../src/adapters/create-adapters';
 import { bucketFor } from '../src/domain/tables';
 import { randomPipelineId } from '../test/helpers/ingest-fixtures';
 import { openBenchContext, writeBenchResult } from './bench-context';
+import { codeVersion, describeVersion } from './code-version';
 import { startCpuHog, type CpuHog } from './cpu-hog';
 import { parseNightlyOptions, REFERENCE, type NightlyOptions } from './nightly-options';
 import { runNightly, type NightlyOutcome } from './nightly-run';
@@ -89,13 +90,15 @@ async function runSize(
 
 export async function runNightlyBench(args: string[]): Promise<void> {
   const o = parseNightlyOptions(args);
+  const version = codeVersion();
   const ctx = await openBenchContext();
   const hog = o.hog ? startCpuHog() : undefined;
   const sizes: SizeResult[] = [];
   const buckets: string[] = [];
   try {
     console.log(
-      `nightly bench: ${cpus().length} cores; CPU hog: ${hog ? hog.description : 'none (--no-hog)'}`,
+      `nightly bench: code ${describeVersion(version)}; ${cpus().length} cores; ` +
+        `CPU hog: ${hog ? hog.description : 'none (--no-hog)'}`,
     );
     for (const events of o.sizes) {
       const pipelineId = randomPipelineId();
@@ -108,8 +111,14 @@ export async function runNightlyBench(args: string[]): Promise<void> {
     await ctx.close();
   }
   const summary = printSizeSummary(sizes, o, hog?.description);
+  const now = codeVersion();
+  if (describeVersion(now) !== describeVersion(version)) {
+    // Workers started later ran the newer code: runs of this bench are not comparable.
+    console.log(`  WARNING: the code changed during the bench (now ${describeVersion(now)})`);
+  }
   const file = writeBenchResult('nightly', {
     when: new Date().toISOString(),
+    code: version,
     cores: cpus().length,
     hog: hog?.description ?? null,
     options: o,
