@@ -836,8 +836,8 @@ const DIRECT_BYTES = 16 << 20;
 const PIECE_BYTES = 4 << 20;
 const NEWLINE = 0x0a;
 const RETURN = 0x0d;
-/** read_text expands these as globs; such a path is read by JS instead. */
-const GLOB = /[*?[\]{}]/;
+/** read_text expands globs and a leading `~`: such a path is read by JS instead. */
+const EXPANDED = /[*?[\]{}]|^~/;
 
 interface Range {
   start: number;
@@ -917,6 +917,8 @@ interface TextFile {
 /** The text files of one call, and the tables that describe them. */
 class TextFiles {
   private files: TextFile[] = [];
+  /** The inputs DuckDB reads as they are. */
+  private readonly read = new Set<string>();
   private dir: string | undefined;
   private piece = 0;
 
@@ -944,7 +946,10 @@ class TextFiles {
         sources.appendBigInt(BigInt(input.baseOffset));
         sources.endRow();
         const { size } = await stat(input.file);
-        if (size <= DIRECT_BYTES && !GLOB.test(input.file)) {
+        // A path given twice is cut the second time: each text file must be read once.
+        const direct = size <= DIRECT_BYTES && !EXPANDED.test(input.file);
+        if (direct && !this.read.has(input.file)) {
+          this.read.add(input.file);
           this.files.push({ file: input.file, src, piece: this.piece++, start: 0, direct: true });
         } else {
           await this.cut(src, input.file);

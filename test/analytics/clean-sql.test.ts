@@ -487,6 +487,31 @@ describe('analytics/clean-sql', function () {
       );
     });
 
+    it('the same file given twice, as two inputs: both count', async () => {
+      const file = join(dir, 'twice.ndjson');
+      await writeFile(file, ndjson(['{"ind":1}', ...generated('user', 5)]));
+      const input = (source: string) => ({ file, source, baseOffset: 3 });
+      const result = await cleanWithSql(session.connection, {
+        table: 'user',
+        inputs: [input('a.json'), input('b.json')],
+        parquetOut: join(dir, 'twice.parquet'),
+        quarantineOut: join(dir, 'twice.ndjson.quarantine'),
+      });
+      assert.equal(result.rawRecords, 12);
+      assert.equal(result.quarantined, 2);
+      const quarantine = (await readFile(join(dir, 'twice.ndjson.quarantine'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as QuarantineEntry);
+      assert.deepStrictEqual(
+        quarantine.map((q) => [q.source, q.offset]),
+        [
+          ['a.json', 3],
+          ['b.json', 3],
+        ],
+      );
+    });
+
     it('a file too large for DuckDB to read whole is cut into pieces at line ends', async () => {
       const lines = generated('pin', 36_000, 'large'); // about 19 MB
       for (let i = 0; i < lines.length; i += 997) lines[i] = `${lines[i]!.slice(0, -1)},}`;
