@@ -99,8 +99,10 @@ export interface CleanSqlOptions<T extends Table> {
 const MAX_SAFE = '9007199254740991';
 const list = (values: readonly string[]) => values.map(str).join(', ');
 
-/** JS's /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i (RE2 is faster here than
- * length and dash checks with a cast to UUID). */
+/**
+ * JS's /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, in RE2 (measured faster
+ * here than length and dash checks with a cast to UUID).
+ */
 const UUID_RE = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 const isUuidSql = (text: string) => `regexp_full_match(${text}, ${str(UUID_RE)})`;
 
@@ -168,14 +170,14 @@ function dropReasonSql<T extends Table>(gates: readonly SqlExpectation<T>[]): st
 // ---------------------------------------------------------------------------------------------
 // The raw fields: what each checks, in schema order (the order of the reasons' issues).
 
+/** What a clean column cannot hold although the raw schema takes it (clean-line's unfitValue). */
+interface Unfit {
+  max: number;
+  message: string;
+}
+
 type FieldRule =
-  | {
-      kind: 'integer';
-      /** What the clean column cannot hold (see clean-line's unfitValue). */ unfit?: {
-        max: number;
-        message: string;
-      };
-    }
+  | { kind: 'integer'; unfit?: Unfit }
   | { kind: 'uuid' }
   | { kind: 'text'; placeholders?: readonly string[] }
   | { kind: 'followerCount' }
@@ -247,7 +249,7 @@ function cleanColumnsSql(table: Table): [name: string, expression: string][] {
     coordinates: `[${c('latitude')}, ${c('longitude')}]`,
     timestamp: `make_timestamptz(${c('timestamp')})`,
     user_name: userName,
-    // BIGINT here (a gate may still drop an age beyond INTEGER); the COPY casts kept rows.
+    // The COPY casts it to INTEGER; a larger age is rejected before (unfitSql).
     age: `CAST(${c('age')} AS BIGINT)`,
     date_joined: `make_timestamptz(${c('date_joined')})`,
   };
@@ -1064,7 +1066,7 @@ export async function cleanWithSql<T extends Table>(
         FROM (${linesSql(texts.textsSql(), 'file')}) WHERE line <> '' GROUP BY line`,
       );
     await distinct().catch(async () => {
-      // read_text failed on an input that is not UTF-8: move such inputs to the JS path.
+      // read_text refuses an input that is not UTF-8: move such inputs to the JS path, retry.
       await texts.rerouteNonUtf8();
       await distinct();
     });
@@ -1085,8 +1087,12 @@ export async function cleanWithSql<T extends Table>(
     );
     return await writeOutputs(connection, texts, t, options, gates.length);
   } finally {
-    for (const name of Object.values(t)) await connection.run(`DROP TABLE IF EXISTS ${name}`);
     await texts.remove();
+    try {
+      for (const name of Object.values(t)) await connection.run(`DROP TABLE IF EXISTS ${name}`);
+    } catch {
+      // Best effort: a connection that failed may refuse this too, and must not hide why.
+    }
   }
 }
 
