@@ -201,6 +201,7 @@ async function main(): Promise<void> {
         );
       }
     }
+    console.log(`peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
