@@ -1,5 +1,5 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { cleanWithSql, type SqlExpectation } from '../analytics/clean-sql';
@@ -18,7 +18,6 @@ import { DEFAULT_GATES } from '../domain/quality-gates';
 import { rawDayPrefix } from '../domain/raw-zone';
 import { topicFor, type Table } from '../domain/tables';
 import type { ObjectStore } from '../ports/object-store';
-import { ConcurrencyGate } from './concurrency-gate';
 import { withHeartbeatClock } from './heartbeat-clock';
 import { downloadRanges } from './range-download';
 import { createCommitPartition } from './commit-partition';
@@ -71,8 +70,6 @@ export interface CleaningDeps {
   scratchDir?: string;
   /** The expectations per table (DEFAULT_GATES by default); a custom one carries its `sql` twin. */
   gates?: { [T in Table]: SqlExpectation<T>[] };
-  /** Shards one worker process cleans at once (default: its CPU count). */
-  shardConcurrency?: number;
   /** DuckDB memory ceiling per shard (default 256MB); beyond it DuckDB spills to scratch. */
   shardMemoryLimit?: string;
 }
@@ -88,7 +85,6 @@ export function describeRanges(ranges: readonly ShardRange[], shown = 3): string
 
 export function createCleaningActivities(deps: CleaningDeps) {
   const { store } = deps;
-  const gate = new ConcurrencyGate(deps.shardConcurrency ?? Math.max(1, cpus().length));
   const scratch = () => mkdtemp(path.join(deps.scratchDir ?? tmpdir(), 'pinpipe-shard-'));
   // Every shard of a run reads the same plan: keep the last few in memory.
   const plans = new Map<string, Promise<CleaningPlan>>();
@@ -183,7 +179,7 @@ export function createCleaningActivities(deps: CleaningDeps) {
           'InvalidInput',
         );
       }
-      const progress = { phase: 'waiting', bytes: 0, range: 0 };
+      const progress = { phase: 'starting', bytes: 0, range: 0 };
       const where = () => {
         const r = ranges[progress.range];
         return r ? `${r.key} from byte ${r.start}` : describeRanges(ranges);
@@ -191,37 +187,36 @@ export function createCleaningActivities(deps: CleaningDeps) {
       try {
         return await withHeartbeatClock(
           () => ({ shard: input.shard, at: where(), ...progress }),
-          () =>
-            gate.run(async () => {
-              const dir = await scratch();
-              try {
-                progress.phase = 'downloading';
-                const files = await downloadRanges(store, input.bucket, ranges, dir, progress);
-                progress.phase = 'cleaning';
-                const counts = await cleanFiles(input.table, files, dir);
-                progress.phase = 'staging';
-                if (counts.quarantined > 0) {
-                  await store.putFile({
-                    bucket: input.bucket,
-                    key: cleanShardQuarantineKey(input.table, input.date, input.run, input.shard),
-                    file: path.join(dir, 'quarantine.ndjson'),
-                    contentType: 'application/x-ndjson',
-                  });
-                }
-                // Last: the part's existence (with its counts) marks the shard done.
+          async () => {
+            const dir = await scratch();
+            try {
+              progress.phase = 'downloading';
+              const files = await downloadRanges(store, input.bucket, ranges, dir, progress);
+              progress.phase = 'cleaning';
+              const counts = await cleanFiles(input.table, files, dir);
+              progress.phase = 'staging';
+              if (counts.quarantined > 0) {
                 await store.putFile({
                   bucket: input.bucket,
-                  key: partKey,
-                  file: path.join(dir, 'part.parquet'),
-                  contentType: 'application/vnd.apache.parquet',
-                  metadata: { [COUNTS_METADATA]: JSON.stringify(counts) },
+                  key: cleanShardQuarantineKey(input.table, input.date, input.run, input.shard),
+                  file: path.join(dir, 'quarantine.ndjson'),
+                  contentType: 'application/x-ndjson',
                 });
-                const bytes = files.reduce((n, f) => n + f.bytes, 0);
-                return { ...counts, shard: input.shard, bytes, resumed: false };
-              } finally {
-                await rm(dir, { recursive: true, force: true });
               }
-            }),
+              // Last: the part's existence (with its counts) marks the shard done.
+              await store.putFile({
+                bucket: input.bucket,
+                key: partKey,
+                file: path.join(dir, 'part.parquet'),
+                contentType: 'application/vnd.apache.parquet',
+                metadata: { [COUNTS_METADATA]: JSON.stringify(counts) },
+              });
+              const bytes = files.reduce((n, f) => n + f.bytes, 0);
+              return { ...counts, shard: input.shard, bytes, resumed: false };
+            } finally {
+              await rm(dir, { recursive: true, force: true });
+            }
+          },
         );
       } catch (err) {
         throw located(err, `${where()} while ${progress.phase}`);
@@ -243,7 +238,7 @@ export function createCleaningActivities(deps: CleaningDeps) {
     const db = await openDuckDb({
       memoryLimit: deps.shardMemoryLimit ?? '256MB',
       tempDirectory: path.join(dir, 'duckdb.tmp'),
-      // One thread per shard; the gate runs one shard per core.
+      // One thread per shard; a worker runs one shard per core (its shard queue's slots).
       threads: 1,
     });
     try {

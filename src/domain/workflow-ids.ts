@@ -21,3 +21,10 @@ export const provisionWorkflowId = (pipelineId: string) => `provision-${pipeline
 export const planWorkflowId = (pipelineId: string) => `plan-${pipelineId}`;
 
 export const teardownWorkflowId = (pipelineId: string) => `teardown-${pipelineId}`;
+
+/**
+ * The companion task queue of the nightly's shards. Every worker process polls it with as many
+ * slots as it has cores, so a worker takes only the shards it can run now and leaves the rest to
+ * the others (on the main queue, long-running sink activities hold slots of their own).
+ */
+export const shardTaskQueue = (taskQueue: string) => `${taskQueue}-shards`;

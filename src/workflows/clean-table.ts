@@ -6,6 +6,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { NightlyActivities } from '../activities/nightly-activities';
 import type { CommitPartitionResult } from '../activities/commit-partition';
@@ -13,6 +14,7 @@ import type { ShardCounts } from '../activities/cleaning-activities';
 import type { ShardLimits } from '../domain/clean-shards';
 import { isDataDate } from '../domain/clean-zone';
 import type { Table } from '../domain/tables';
+import { shardTaskQueue } from '../domain/workflow-ids';
 import { activityProfiles } from './activity-profiles';
 import { rootMessage } from './failure-message';
 import { DataDate, PipelineId, PipelineStatus, PipelineTable } from './search-attributes';
@@ -53,7 +55,6 @@ export interface CleanTableResult extends CommitPartitionResult {
 export const SHARDS_PER_RUN = 500;
 
 const { planCleaning } = proxyActivities<NightlyActivities>(activityProfiles.longIo);
-const { cleanShard } = proxyActivities<NightlyActivities>(activityProfiles.shard);
 const { commitPartition } = proxyActivities<NightlyActivities>({
   ...activityProfiles.longIo,
   retry: { ...activityProfiles.longIo.retry, nonRetryableErrorTypes: ['QualityGateFailed'] },
@@ -104,6 +105,11 @@ export async function cleanTable(input: CleanTableInput): Promise<CleanTableResu
     throw ApplicationFailure.create({ message, type, nonRetryable: true, details });
   };
 
+  // Shards go to the companion queue, where each worker holds only as many as it has cores.
+  const { cleanShard } = proxyActivities<NightlyActivities>({
+    ...activityProfiles.shard,
+    taskQueue: shardTaskQueue(workflowInfo().taskQueue),
+  });
   const { shardWindow = 4, shardsPerRun = SHARDS_PER_RUN, ...limits } = input.cleaning ?? {};
   let plan = input.resume;
   if (!plan) {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { shardTaskQueue } from '../../src/domain/workflow-ids';
 import { repoRoot } from './stack';
 
 /** The pinned `temporal` CLI from the stack's cache (the SDK's own download cannot work here). */
@@ -60,5 +61,12 @@ export async function withTestWorker<T>(
     workflowBundle: await workflowBundle(),
     activities,
   });
-  return worker.runUntil(fn(taskQueue));
+  // The nightly's shards run on the companion queue (as in run-worker.ts).
+  const shards = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: shardTaskQueue(taskQueue),
+    activities,
+    maxConcurrentActivityTaskExecutions: 2,
+  });
+  return shards.runUntil(worker.runUntil(fn(taskQueue)));
 }
