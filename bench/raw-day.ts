@@ -1,5 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { downloadObject } from '../src/activities/range-download';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { drawEvents, type SourceEvent } from '../src/domain/generator';
@@ -126,14 +125,8 @@ export async function downloadRawDay(
 
 /** Streamed to disk: a 10M-event day does not fit the bench's heap. */
 async function download(store: ObjectStore, bucket: string, key: string, file: string) {
-  const body = await store.getStream({ bucket, key });
-  if (!body) throw new Error(`s3://${bucket}/${key} vanished during the bench`);
-  const sink = createWriteStream(file);
-  try {
-    for await (const chunk of body) if (!sink.write(chunk)) await once(sink, 'drain');
-  } finally {
-    sink.end();
-    await once(sink, 'close');
+  if (!(await downloadObject(store, bucket, key, file))) {
+    throw new Error(`s3://${bucket}/${key} vanished during the bench`);
   }
 }
 

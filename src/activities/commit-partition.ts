@@ -23,6 +23,7 @@ import { DEFAULT_GATES, GateTally, rowCountGate, type GateResult } from '../doma
 import type { Table } from '../domain/tables';
 import type { ObjectStore } from '../ports/object-store';
 import { withHeartbeatClock } from './heartbeat-clock';
+import { downloadObject } from './range-download';
 
 export interface CommitPartitionInput {
   bucket: string;
@@ -57,19 +58,6 @@ export function createCommitPartition(deps: {
   scratch: () => Promise<string>;
 }) {
   const { store } = deps;
-
-  async function download(bucket: string, key: string, file: string): Promise<boolean> {
-    const body = await store.getStream({ bucket, key });
-    if (!body) return false;
-    const sink = createWriteStream(file);
-    try {
-      for await (const chunk of body) if (!sink.write(chunk)) await once(sink, 'drain');
-    } finally {
-      sink.end();
-      await once(sink, 'close');
-    }
-    return true;
-  }
 
   async function removeUnder(bucket: string, prefix: string, keep: Set<string>): Promise<number> {
     const stale: string[] = [];
@@ -119,7 +107,7 @@ export function createCommitPartition(deps: {
           for (let shard = 0; shard < input.shards; shard++) {
             const key = cleanShardPartKey(input.table, input.date, input.run, shard);
             const file = path.join(dir, `part-${shard}.parquet`);
-            if (!(await download(input.bucket, key, file))) {
+            if (!(await downloadObject(store, input.bucket, key, file))) {
               throw new Error(`staged part s3://${input.bucket}/${key} is missing`);
             }
             parts.push(file);

@@ -93,3 +93,22 @@ export async function downloadRanges(
   }
   return out.filter((f) => f.bytes > 0);
 }
+
+/** A whole object streamed to a local file (never held in memory); false when there is none. */
+export async function downloadObject(
+  store: ObjectStore,
+  bucket: string,
+  key: string,
+  file: string,
+): Promise<boolean> {
+  const body = await store.getStream({ bucket, key });
+  if (!body) return false;
+  const sink = createWriteStream(file);
+  try {
+    for await (const chunk of body) if (!sink.write(chunk)) await once(sink, 'drain');
+  } finally {
+    sink.end();
+    await once(sink, 'close');
+  }
+  return true;
+}
