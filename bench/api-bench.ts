@@ -8,7 +8,7 @@ import type { OutgoingRecord } from '../src/ports/kafka';
 import { pinRecord, randomPipelineId } from '../test/helpers/ingest-fixtures';
 import { freePort, spawnEntry, waitForOutput, type Spawned } from '../test/helpers/processes';
 import { repoRoot, stackConfig, stackEnv } from '../test/helpers/stack';
-import { writeBenchResult } from './bench-context';
+import { writeBenchResult, numberOption } from './bench-context';
 
 /**
  * The ingest API bench (issue 3): records/s through the REST Proxy v2 compatible API, batched
@@ -32,12 +32,7 @@ interface Options {
 }
 
 function parseOptions(args: string[]): Options {
-  const get = (name: string, fallback: number) => {
-    const i = args.indexOf(`--${name}`);
-    const v = i >= 0 ? Number(args[i + 1]) : fallback;
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-    return v;
-  };
+  const get = (name: string, fallback: number) => numberOption(args, name, fallback, true);
   return {
     records: get('records', 200_000),
     single: get('single', 20_000),

@@ -44,3 +44,19 @@ export function writeBenchResult(name: string, results: unknown): string {
   writeFileSync(file, JSON.stringify(results, null, 2));
   return path.relative(repoRoot, file);
 }
+
+/** `--name <n>` from a bench's arguments, or `fallback`; a positive number (an integer if asked). */
+export function numberOption(
+  args: readonly string[],
+  name: string,
+  fallback: number,
+  integer = false,
+): number {
+  const i = args.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(args[i + 1]) : fallback;
+  const ok = integer ? Number.isInteger(v) : Number.isFinite(v);
+  if (!ok || v <= 0) {
+    throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}`);
+  }
+  return v;
+}

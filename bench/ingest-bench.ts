@@ -8,7 +8,7 @@ import { ingestTopic, progressQuery, stopSignal } from '../src/workflows/ingest-
 import { pinRecord, randomPipelineId } from '../test/helpers/ingest-fixtures';
 import { freePort, spawnEntry, startWorkerProcess, waitForOutput } from '../test/helpers/processes';
 import { stackEnv, uniqueName } from '../test/helpers/stack';
-import { openBenchContext, rssMb, writeBenchResult } from './bench-context';
+import { openBenchContext, rssMb, writeBenchResult, numberOption } from './bench-context';
 
 /**
  * The ingestion bench (issue 4): sink throughput against a plain kafkajs consumer reading the
@@ -27,12 +27,7 @@ interface Options {
 }
 
 function parseOptions(args: string[]): Options {
-  const get = (name: string, fallback: number) => {
-    const i = args.indexOf(`--${name}`);
-    const v = i >= 0 ? Number(args[i + 1]) : fallback;
-    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-    return v;
-  };
+  const get = (name: string, fallback: number) => numberOption(args, name, fallback);
   return {
     records: get('records', 500_000),
     small: get('small', 100_000),

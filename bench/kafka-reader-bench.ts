@@ -6,7 +6,7 @@ import { VALIDATED_HEADER, validatedMark } from '../src/domain/raw-zone';
 import type { ReadPartitionInput, ReadPartitionResult } from '../src/ports/kafka';
 import { pinRecord } from '../test/helpers/ingest-fixtures';
 import { stackConfig, uniqueName } from '../test/helpers/stack';
-import { writeBenchResult } from './bench-context';
+import { writeBenchResult, numberOption } from './bench-context';
 
 /**
  * The sink's partition reader, measured (issue: a maintained Kafka client on the read path).
@@ -47,12 +47,7 @@ interface Options {
 }
 
 function parseOptions(args: string[]): Options {
-  const get = (name: string, fallback: number) => {
-    const i = args.indexOf(`--${name}`);
-    const v = i >= 0 ? Number(args[i + 1]) : fallback;
-    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-    return v;
-  };
+  const get = (name: string, fallback: number) => numberOption(args, name, fallback);
   return {
     records: get('records', 500_000),
     runs: get('runs', 3),
