@@ -2,6 +2,13 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
+import {
+  COMPRESSIONS,
+  SASL_MECHANISMS,
+  kafkaSecurityProblems,
+  type KafkaSecurity,
+  type KafkaSettings,
+} from './kafka-settings';
 
 /**
  * The one place that reads the environment. Called only by process edges (worker, API, CLI);
@@ -58,6 +65,25 @@ const httpfsExtensionFile = z
 
 const emptyAsUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
+const flag = z.preprocess(
+  emptyAsUndefined,
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+    .optional()
+    .transform((v) => v === 'true' || v === '1'),
+);
+
+/** A file that must exist and be readable at start (a CA bundle). */
+const existingFile = z
+  .string()
+  .trim()
+  .transform((value) => path.resolve(value))
+  .superRefine((file, ctx) => {
+    const stats = statSync(file, { throwIfNoEntry: false });
+    if (!stats) ctx.addIssue({ code: 'custom', message: `${file} does not exist` });
+    else if (!stats.isFile()) ctx.addIssue({ code: 'custom', message: `${file} is not a file` });
+  });
+
 export const envSchema = z.object({
   // Unset means: take them from the Temporal profile (TEMPORAL_PROFILE / temporal.toml), else local.
   TEMPORAL_ADDRESS: z.preprocess(
@@ -70,6 +96,33 @@ export const envSchema = z.object({
   TEMPORAL_UI_URL: httpUrl.default('http://127.0.0.1:8233'),
   KAFKA_BROKERS: brokerList.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().min(1).default('pinpipe'),
+  /** TLS to every broker (MSK, Confluent Cloud); KAFKA_SSL_CA_FILE adds a private CA. */
+  KAFKA_SSL: flag,
+  KAFKA_SSL_CA_FILE: z.preprocess(emptyAsUndefined, existingFile.optional()),
+  KAFKA_SASL_MECHANISM: z.preprocess(
+    emptyAsUndefined,
+    z
+      .enum(SASL_MECHANISMS, {
+        message: `expected one of ${SASL_MECHANISMS.join(', ')} (or unset for no SASL)`,
+      })
+      .optional(),
+  ),
+  KAFKA_SASL_USERNAME: z.preprocess(emptyAsUndefined, z.string().optional()),
+  KAFKA_SASL_PASSWORD: z.preprocess(emptyAsUndefined, z.string().optional()),
+  /** A ready OAuth 2 bearer token (JWT) for KAFKA_SASL_MECHANISM=oauthbearer. */
+  KAFKA_SASL_OAUTHBEARER_TOKEN: z.preprocess(emptyAsUndefined, z.string().optional()),
+  /** Codec of the batches the API and the emulator produce; the sink reads every codec. */
+  KAFKA_COMPRESSION: z
+    .enum(COMPRESSIONS, { message: `expected one of ${COMPRESSIONS.join(', ')}` })
+    .default('none'),
+  /**
+   * Shared by the API and the workers: the API signs what it validated with it, and the sink
+   * trusts a record's "validated" mark only with a valid signature.
+   */
+  PINPIPE_RECORD_KEY: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, 'expected at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
+  ),
   AWS_REGION: z
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region, e.g. us-east-1')
@@ -112,7 +165,9 @@ export interface Config {
     taskQueue: string;
     uiUrl: string;
   };
-  kafka: { brokers: string[]; clientId: string };
+  kafka: KafkaSettings;
+  /** Unset: records are always validated by the sink (the API's mark is not trusted). */
+  recordKey?: string;
   aws: AwsConfig;
   pipelineId: string;
   api: { port: number; host: string; token?: string };
@@ -146,6 +201,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both or neither (neither uses the default AWS credential chain)',
     ]);
   }
+  const security: KafkaSecurity = {
+    ssl: e.KAFKA_SSL,
+    ...(e.KAFKA_SSL_CA_FILE ? { caFile: e.KAFKA_SSL_CA_FILE } : {}),
+    ...(e.KAFKA_SASL_MECHANISM ? { saslMechanism: e.KAFKA_SASL_MECHANISM } : {}),
+    ...(e.KAFKA_SASL_USERNAME ? { username: e.KAFKA_SASL_USERNAME } : {}),
+    ...(e.KAFKA_SASL_PASSWORD ? { password: e.KAFKA_SASL_PASSWORD } : {}),
+    ...(e.KAFKA_SASL_OAUTHBEARER_TOKEN ? { oauthToken: e.KAFKA_SASL_OAUTHBEARER_TOKEN } : {}),
+  };
+  const kafkaProblems = kafkaSecurityProblems(security);
+  if (kafkaProblems.length > 0) throw new ConfigError(kafkaProblems);
   const envVars = Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );
@@ -164,7 +229,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       uiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
     },
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID },
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      security,
+      compression: e.KAFKA_COMPRESSION,
+      region: e.AWS_REGION,
+    },
+    ...(e.PINPIPE_RECORD_KEY ? { recordKey: e.PINPIPE_RECORD_KEY } : {}),
     aws: {
       region: e.AWS_REGION,
       ...(e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
