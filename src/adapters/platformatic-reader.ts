@@ -197,6 +197,12 @@ export class PlatformaticReader {
     return this.readers.get(readerKey(topic, partition))?.buffered ?? 0;
   }
 
+  /** Drops the readers of topics that were deleted (a topic made again has a new id). */
+  async forgetTopics(topics: readonly string[]): Promise<void> {
+    const gone = [...this.readers.values()].filter((r) => topics.includes(r.topic));
+    await Promise.all(gone.map((r) => this.dropReader(r)));
+  }
+
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
