@@ -154,6 +154,109 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('Kafka security', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pinpipe-kafka-ca-'));
+    const ca = path.join(dir, 'ca.pem');
+    writeFileSync(ca, 'pem');
+
+    it('is plaintext, uncompressed and unsigned by default', () => {
+      const c = loadConfig({ ...isolated });
+      assert.deepEqual(c.kafka.security, { ssl: false });
+      assert.equal(c.kafka.compression, 'none');
+      assert.equal(c.recordKey, undefined);
+    });
+
+    it('reads TLS with a CA file, SCRAM credentials, the codec and the record key', () => {
+      const c = loadConfig({
+        ...isolated,
+        KAFKA_SSL: 'true',
+        KAFKA_SSL_CA_FILE: ca,
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: 'pinpipe',
+        KAFKA_SASL_PASSWORD: 'pw',
+        KAFKA_COMPRESSION: 'zstd',
+        PINPIPE_RECORD_KEY: '0123456789abcdef',
+      });
+      assert.deepEqual(c.kafka.security, {
+        ssl: true,
+        caFile: ca,
+        saslMechanism: 'scram-sha-512',
+        username: 'pinpipe',
+        password: 'pw',
+      });
+      assert.equal(c.kafka.compression, 'zstd');
+      assert.equal(c.recordKey, '0123456789abcdef');
+    });
+
+    it('takes MSK IAM with TLS and no credentials (the AWS chain signs)', () => {
+      const c = loadConfig({ ...isolated, KAFKA_SSL: '1', KAFKA_SASL_MECHANISM: 'aws-msk-iam' });
+      assert.deepEqual(c.kafka.security, { ssl: true, saslMechanism: 'aws-msk-iam' });
+    });
+
+    const refused: [string, Record<string, string>, RegExp][] = [
+      [
+        'an unknown mechanism',
+        { KAFKA_SASL_MECHANISM: 'kerberos' },
+        /KAFKA_SASL_MECHANISM="kerberos": expected one of plain/,
+      ],
+      [
+        'SSL that is not a boolean',
+        { KAFKA_SSL: 'yes' },
+        /KAFKA_SSL="yes": expected true or false/,
+      ],
+      [
+        'a CA file that is not there',
+        { KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: path.join(dir, 'nope.pem') },
+        /KAFKA_SSL_CA_FILE=.*does not exist/,
+      ],
+      [
+        'a CA file without TLS',
+        { KAFKA_SSL_CA_FILE: ca },
+        /KAFKA_SSL_CA_FILE is set but KAFKA_SSL is not true/,
+      ],
+      [
+        'SCRAM without a password',
+        { KAFKA_SASL_MECHANISM: 'scram-sha-256', KAFKA_SASL_USERNAME: 'u' },
+        /scram-sha-256 needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/,
+      ],
+      [
+        'credentials without a mechanism',
+        { KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' },
+        /KAFKA_SASL_MECHANISM is unset/,
+      ],
+      [
+        'PLAIN in clear',
+        { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' },
+        /password in clear/,
+      ],
+      [
+        'MSK IAM without TLS',
+        { KAFKA_SASL_MECHANISM: 'aws-msk-iam' },
+        /aws-msk-iam needs KAFKA_SSL=true/,
+      ],
+      [
+        'OAUTHBEARER without a token',
+        { KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: 'oauthbearer' },
+        /needs KAFKA_SASL_OAUTHBEARER_TOKEN/,
+      ],
+      [
+        'an unknown codec',
+        { KAFKA_COMPRESSION: 'brotli' },
+        /KAFKA_COMPRESSION="brotli": expected one of none, gzip, snappy, lz4, zstd/,
+      ],
+      [
+        'a short record key',
+        { PINPIPE_RECORD_KEY: 'short' },
+        /PINPIPE_RECORD_KEY="short": expected at least 16 characters/,
+      ],
+    ];
+    for (const [what, env, message] of refused) {
+      it(`refuses ${what}, saying what to set`, () => {
+        assert.throws(() => loadConfig({ ...isolated, ...env }), message);
+      });
+    }
+  });
+
   it('reports every problem at once', () => {
     assert.throws(
       () => loadConfig({ ...isolated, KAFKA_BROKERS: 'x', PINPIPE_API_PORT: 'y' }),

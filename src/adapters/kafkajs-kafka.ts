@@ -8,10 +8,11 @@ import {
   type RecordMetadata,
   type TopicMessages,
 } from 'kafkajs';
-import { FetchReader } from './kafka-wire/fetch-reader';
+import type { KafkaSettings } from '../kafka-settings';
+import { kafkajsSecurity, platformaticSecurity } from './kafka-security';
+import { PlatformaticReader } from './platformatic-reader';
 import { ProduceCoalescer } from './produce-coalescer';
 import type {
-  ConsumedRecord,
   KafkaPort,
   OutgoingRecord,
   PartitionWatermark,
@@ -21,25 +22,25 @@ import type {
   TopicSpec,
 } from '../ports/kafka';
 
-export interface KafkajsOptions {
-  brokers: string[];
-  clientId: string;
-  /** How long cached partition metadata is trusted before the next produce refreshes it. */
-  metadataTtlMs?: number;
-}
+export type KafkajsOptions = Pick<KafkaSettings, 'brokers' | 'clientId'> &
+  Partial<Omit<KafkaSettings, 'brokers' | 'clientId'>> & {
+    /** How long cached partition metadata is trusted before the next produce refreshes it. */
+    metadataTtlMs?: number;
+    /** Partition readers unused this long are closed. */
+    readerIdleMs?: number;
+  };
 
 export function createKafka(options: KafkajsOptions): Kafka {
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
+    ...(options.security ? kafkajsSecurity(options.security, options.region ?? 'us-east-1') : {}),
     // Failures surface as exceptions to the caller; kafkajs's own logs of retried errors are noise.
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3000,
     retry: { initialRetryTime: 200, retries: 5 },
   });
 }
-
-const readerKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 function isUnknownTopic(err: unknown): boolean {
   for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
@@ -50,31 +51,34 @@ function isUnknownTopic(err: unknown): boolean {
 
 /**
  * Kafka over kafkajs, except for partition reads. One admin and one idempotent producer (behind
- * a group-commit coalescer) are created lazily and reused. Reads go through one long-lived
- * FetchReader per partition: Fetch requests at exact offsets straight to the leader, decoded
- * by kafka-wire/ rather than by a kafkajs consumer. kafkajs has no manual assignment (a reader
- * had to be a consumer of a throwaway group) and its per-record decoding cost the sink as much
- * as a whole plain kafkajs consumer does. Reads need no committed state and never disturb the
- * ingestion consumer group.
+ * a group-commit coalescer) are created lazily and reused. Reads go through @platformatic/kafka
+ * (PlatformaticReader): Fetch requests at exact offsets straight to the leader. kafkajs has no
+ * manual assignment (a reader had to be a consumer of a throwaway group) and its per-record
+ * decoding cost the sink as much as a whole plain kafkajs consumer does. Reads need no committed
+ * state and never disturb the ingestion consumer group. Both clients get the same TLS and SASL.
  */
 export class KafkajsKafka implements KafkaPort {
   private admin?: Promise<Admin>;
   private producer?: Promise<Producer>;
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly metadata = new Map<string, { at: number; partitions: PartitionMetadata[] }>();
-  private readonly readers = new Map<string, FetchReader>();
+  private readonly reader: PlatformaticReader;
   private topicDeletes: Promise<unknown> = Promise.resolve();
   private readonly coalescer = new ProduceCoalescer((batch) => this.sendBatch(batch));
-  private sweeper?: NodeJS.Timeout;
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly options: {
-      clientId?: string;
-      metadataTtlMs?: number;
-      readerIdleMs?: number;
-    } = {},
-  ) {}
+    private readonly options: KafkajsOptions,
+  ) {
+    this.reader = new PlatformaticReader({
+      brokers: options.brokers,
+      clientId: options.clientId,
+      ...(options.security
+        ? platformaticSecurity(options.security, options.region ?? 'us-east-1')
+        : {}),
+      ...(options.readerIdleMs !== undefined ? { readerIdleMs: options.readerIdleMs } : {}),
+    });
+  }
 
   static fromOptions(options: KafkajsOptions): KafkajsKafka {
     return new KafkajsKafka(createKafka(options), options);
@@ -128,8 +132,7 @@ export class KafkajsKafka implements KafkaPort {
       }
     }
     for (const n of names) this.metadata.delete(n);
-    const readers = [...this.readers.values()].filter((r) => names.includes(r.topic));
-    await Promise.all(readers.map((r) => this.dropReader(r)));
+    await this.reader.forgetTopics(names);
     // kafkajs's producer keeps every topic it ever sent to in its metadata refreshes, and one
     // deleted topic makes all later sends fail: start a fresh producer.
     if (present.length > 0) await this.resetProducer();
@@ -189,114 +192,8 @@ export class KafkajsKafka implements KafkaPort {
       .sort((a, b) => a.partition - b.partition);
   }
 
-  async readPartition(input: ReadPartitionInput): Promise<ReadPartitionResult> {
-    const { topic, partition, fromOffset, maxRecords, maxWaitMs } = input;
-    const maxBytes = input.maxBytes ?? Number.POSITIVE_INFINITY;
-    const high = await this.highWatermarkBelow(topic, partition, fromOffset);
-    if (fromOffset > high) {
-      throw new RangeError(
-        `offset ${fromOffset} is past the end of ${topic}/${partition} (high watermark ${high})`,
-      );
-    }
-    const empty = { records: [] as ConsumedRecord[], nextOffset: fromOffset, highWatermark: high };
-    if (maxRecords <= 0) return empty;
-    if (input.untilCaughtUp && fromOffset >= high) return empty;
-
-    const reader = this.readerFor(topic, partition);
-    let records: ConsumedRecord[];
-    try {
-      records = await reader.read({
-        fromOffset,
-        maxRecords,
-        maxBytes,
-        maxWaitMs,
-        ...(input.untilCaughtUp ? { returnAtOffset: high } : {}),
-      });
-    } catch (err) {
-      await this.dropReader(reader);
-      throw err;
-    }
-    const last = records[records.length - 1];
-    const nextOffset = last ? last.offset + 1 : fromOffset;
-    return {
-      records,
-      nextOffset,
-      highWatermark: Math.max(high, nextOffset, reader.highWatermark ?? 0),
-    };
-  }
-
-  /**
-   * A high watermark to read against. While a reader's last fetch saw records past the offset,
-   * that is recent enough (a backlog drains with no extra round trip per read); otherwise, and
-   * before saying a partition is caught up or an offset is past its end, ask Kafka.
-   */
-  private async highWatermarkBelow(
-    topic: string,
-    partition: number,
-    fromOffset: number,
-  ): Promise<number> {
-    const known = this.readers.get(readerKey(topic, partition))?.highWatermark;
-    if (known !== undefined && fromOffset < known) return known;
-    return (await this.watermarkOf(topic, partition)).high;
-  }
-
-  private async watermarkOf(topic: string, partition: number): Promise<PartitionWatermark> {
-    const mark = (await this.watermarks(topic)).find((m) => m.partition === partition);
-    if (!mark) throw new RangeError(`partition ${partition} does not exist in topic ${topic}`);
-    return mark;
-  }
-
-  private readerFor(topic: string, partition: number): FetchReader {
-    const key = readerKey(topic, partition);
-    let reader = this.readers.get(key);
-    if (reader?.failed) {
-      void this.dropReader(reader);
-      reader = undefined;
-    }
-    if (!reader) {
-      reader = new FetchReader(
-        {
-          clientId: this.options.clientId ?? 'pinpipe',
-          locateLeader: (t, p) => this.leaderOf(t, p),
-          lowWatermark: async (t, p) => (await this.watermarkOf(t, p)).low,
-        },
-        topic,
-        partition,
-        { fetchBytes: 4 * 1024 * 1024 },
-      );
-      this.readers.set(key, reader);
-      this.sweeper ??= setInterval(() => void this.sweepIdleReaders(), 15_000).unref();
-    }
-    return reader;
-  }
-
-  private async dropReader(reader: FetchReader): Promise<void> {
-    const key = readerKey(reader.topic, reader.partition);
-    if (this.readers.get(key) === reader) this.readers.delete(key);
-    await reader.close();
-  }
-
-  /** Readers cost a connection and a buffer each: close the ones no batch has used lately. */
-  private async sweepIdleReaders(): Promise<void> {
-    const idleSince = Date.now() - (this.options.readerIdleMs ?? 60_000);
-    const idle = [...this.readers.values()].filter((r) => r.lastUsed < idleSince);
-    await Promise.all(idle.map((r) => this.dropReader(r)));
-  }
-
-  /** The host and port of a partition's leader, from fresh metadata (asked after failures). */
-  private async leaderOf(
-    topic: string,
-    partition: number,
-  ): Promise<{ host: string; port: number }> {
-    const admin = await this.getAdmin();
-    const [meta, cluster] = await Promise.all([
-      admin.fetchTopicMetadata({ topics: [topic] }),
-      admin.describeCluster(),
-    ]);
-    const leader = meta.topics[0]?.partitions.find((p) => p.partitionId === partition)?.leader;
-    const broker = cluster.brokers.find((b) => b.nodeId === leader);
-    if (!broker) throw new Error(`no leader is known for ${topic}/${partition} (leader ${leader})`);
-    return { host: broker.host, port: broker.port };
+  readPartition(input: ReadPartitionInput): Promise<ReadPartitionResult> {
+    return this.reader.readPartition(input);
   }
 
   /**
@@ -349,9 +246,7 @@ export class KafkajsKafka implements KafkaPort {
   }
 
   async disconnect(): Promise<void> {
-    if (this.sweeper) clearInterval(this.sweeper);
-    this.sweeper = undefined;
-    const closing: Promise<void>[] = [...this.readers.values()].map((r) => this.dropReader(r));
+    const closing: Promise<void>[] = [this.reader.close()];
     if (this.producer) closing.push(this.producer.then((p) => p.disconnect()));
     if (this.admin) closing.push(this.admin.then((a) => a.disconnect()));
     this.producer = undefined;

@@ -16,14 +16,16 @@ import {
 /** A real kafkajs client pointed at a port nothing listens on, with few retries. */
 async function deadKafka(): Promise<KafkajsKafka> {
   const port = await freePort();
+  const brokers = [`127.0.0.1:${port}`];
   return new KafkajsKafka(
     new Kafka({
       clientId: 'pinpipe-test-dead',
-      brokers: [`127.0.0.1:${port}`],
+      brokers,
       logLevel: logLevel.NOTHING,
       connectionTimeout: 300,
       retry: { retries: 1, initialRetryTime: 100 },
     }),
+    { brokers, clientId: 'pinpipe-test-dead' },
   );
 }
 
