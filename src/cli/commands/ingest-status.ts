@@ -9,6 +9,7 @@ import { tableOption, tablesOf } from '../ingest-names';
 import { connectTemporal } from '../temporal-client';
 import { configAndPipelineOrUsage } from '../usage';
 import { ingestWorkflowId } from '../../domain/workflow-ids';
+import { rootMessage } from '../../workflows/failure-message';
 
 interface StatusFlags {
   pipeline?: string;
@@ -20,6 +21,8 @@ interface StatusFlags {
 interface TableStatus {
   table: Table;
   status: string;
+  /** Why the workflow failed (FAILED only): names the topic, partition and offset it stopped at. */
+  failure?: string;
   progress?: IngestProgress;
   /** null when Kafka could not be read (see `liveError`): the workflow's figures still show. */
   live: LiveFigures | null;
@@ -49,14 +52,20 @@ async function ingestStatus(flags: StatusFlags): Promise<void> {
     const out: TableStatus[] = [];
     let kafkaDown: string | undefined;
     for (const table of tablesOf(flags.table)) {
-      const { status, progress } = await workflowStatus(client, pipelineId, table);
+      const { status, progress, failure } = await workflowStatus(client, pipelineId, table);
       // Read after the query (see readLiveFigures). Kafka being away is no reason to hide the
       // workflow's figures; once it is found away, the other tables do not wait for it again.
       const live = kafkaDown
         ? { live: null, liveError: kafkaDown }
         : await liveOf(adapters.kafka, topicFor(pipelineId, table), progress);
       if (live.liveError?.startsWith('Kafka: ')) kafkaDown = live.liveError;
-      out.push({ table, status, ...(progress ? { progress } : {}), ...live });
+      out.push({
+        table,
+        status,
+        ...(failure ? { failure } : {}),
+        ...(progress ? { progress } : {}),
+        ...live,
+      });
     }
     if (flags.json) console.log(JSON.stringify(out, null, 2));
     else for (const t of out) console.log(statusText(t));
@@ -70,7 +79,7 @@ async function workflowStatus(
   client: Client,
   pipelineId: string,
   table: Table,
-): Promise<{ status: string; progress?: IngestProgress }> {
+): Promise<{ status: string; progress?: IngestProgress; failure?: string }> {
   const handle = client.workflow.getHandle<typeof ingestTopic>(ingestWorkflowId(pipelineId, table));
   let status: string;
   try {
@@ -81,6 +90,15 @@ async function workflowStatus(
   }
   // A completed run's result is its final progress, kept by the server: no worker needed,
   // where a query (on any workflow, open or closed) is answered by one.
+  if (status === 'FAILED') {
+    // The failure is kept by the server; the figures need a worker to answer the query.
+    const failure = await handle.result().then(
+      () => undefined,
+      (err: unknown) => rootMessage(err),
+    );
+    const progress = await handle.query(progressQuery).catch(() => undefined);
+    return { status, ...(failure ? { failure } : {}), ...(progress ? { progress } : {}) };
+  }
   const progress =
     status === 'COMPLETED' ? await handle.result() : await handle.query(progressQuery);
   return { status, progress };
@@ -113,6 +131,7 @@ function statusText(t: TableStatus): string {
     ? ` · ${p.totals.recordsWritten} records in ${p.totals.objectsWritten} objects · ${p.totals.quarantined} quarantined`
     : '';
   const lines = [`${t.table}: ${t.status} · ${lag}${counts}`];
+  if (t.failure) lines.push(`  failed: ${t.failure}`);
   const partitions = new Set([
     ...(p?.partitions ?? []).map((r) => r.partition),
     ...(live?.partitions ?? []).map((r) => r.partition),
