@@ -1,6 +1,5 @@
 import {
   type API,
-  compressionsAlgorithms,
   type ConnectionOptions,
   ConnectionPool,
   Consumer,
@@ -26,6 +25,7 @@ import {
   type ReadPartitionResult,
   UnreadableRecordsError,
 } from '../ports/kafka';
+import { installKafkaCodecs } from './kafka-codecs';
 
 /**
  * KafkaPort.readPartition on @platformatic/kafka: Fetch requests at exact offsets straight to a
@@ -139,7 +139,7 @@ export class PlatformaticReader {
   private readonly connection: ConnectionOptions;
 
   constructor(private readonly options: PlatformaticReaderOptions) {
-    readXerialSnappy();
+    installKafkaCodecs();
     this.connection = {
       connectTimeout: options.connectTimeoutMs ?? 3_000,
       requestTimeout: options.requestTimeoutMs ?? 30_000,
@@ -578,40 +578,6 @@ class PartitionReader {
         'and no batch from there on fails alone',
     );
   }
-}
-
-const xerialHeader = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
-const xerialShim = Symbol.for('pinpipe.platformatic.xerialSnappy');
-
-/**
- * Java producers (and a broker with compression.type=snappy) write snappy in xerial's framing:
- * a 16-byte header, then length-prefixed raw snappy blocks. @platformatic/kafka 1.x hands that
- * to a raw snappy decoder, which fails with a WebAssembly trap ("RuntimeError: unreachable");
- * 2.x unwraps the framing (platformatic/kafka#283), 1.x does not. Until the move to 2.x (Node 22),
- * the library's snappy codec is wrapped to do the same: xerial blocks are unwrapped and each is
- * given to the library's own decoder; anything else goes to it unchanged. Installed once.
- */
-function readXerialSnappy(): void {
-  const snappy = compressionsAlgorithms.snappy as unknown as {
-    decompressSync: (data: Buffer | { buffer: Buffer }) => Buffer;
-    [xerialShim]?: true;
-  };
-  if (snappy[xerialShim]) return;
-  const raw = snappy.decompressSync.bind(snappy);
-  snappy.decompressSync = (data) => {
-    const buf = Buffer.isBuffer(data) ? data : data.buffer;
-    if (buf.length < 16 || !buf.subarray(0, 8).equals(xerialHeader)) return raw(data);
-    const blocks: Buffer[] = [];
-    for (let at = 16; at < buf.length;) {
-      if (at + 4 > buf.length) throw new Error('xerial snappy block length cut short');
-      const length = buf.readUInt32BE(at);
-      at += 4;
-      if (at + length > buf.length) throw new Error('xerial snappy block cut short');
-      blocks.push(raw(buf.subarray(at, (at += length))));
-    }
-    return Buffer.concat(blocks);
-  };
-  snappy[xerialShim] = true;
 }
 
 /** Aborted producers whose transactions cover a batch (Kafka's READ_COMMITTED rule). */
