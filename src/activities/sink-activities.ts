@@ -4,6 +4,7 @@ import {
   encodeNdjson,
   flushDecision,
   type KafkaRecordLike,
+  type MarkVerifier,
   quarantineObjectKey,
   rawObjectKey,
   takeSegment,
@@ -111,6 +112,12 @@ export function createSinkActivities(deps: {
   kafka: KafkaPort;
   store: ObjectStore;
   now?: () => number;
+  /**
+   * Checks the ingest API's signed "validated" mark (createRecordMarkKey(PINPIPE_RECORD_KEY)):
+   * a record it confirms is written without being parsed again. Unset (no key configured): no
+   * mark is trusted and every record is validated here.
+   */
+  verifyMark?: MarkVerifier;
 }) {
   const now = deps.now ?? Date.now;
 
@@ -201,7 +208,7 @@ export function createSinkActivities(deps: {
     ctx: Context,
   ): Promise<number> {
     const classified = records.map((r) =>
-      classifyRecord(input.table, input.topic, input.partition, r),
+      classifyRecord(input.table, input.topic, input.partition, r, deps.verifyMark),
     );
     result.skipped += classified[0]!.offset - from;
     let cursor = from;

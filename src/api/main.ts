@@ -1,4 +1,5 @@
 import '../quiet-warnings';
+import { createRecordMarkKey } from '../activities/record-mark-key';
 import { createAdapters } from '../adapters/create-adapters';
 import { ConfigError, loadConfig } from '../config';
 import { createIngestServer } from './server';
@@ -13,6 +14,9 @@ async function main(): Promise<void> {
   const api = createIngestServer({
     kafka: adapters.kafka,
     ...(config.api.token ? { token: config.api.token } : {}),
+    // The workers verify with the same key; without one records go unmarked and are validated
+    // again by the sink.
+    ...(config.recordKey ? { signMark: createRecordMarkKey(config.recordKey).sign } : {}),
     log: (line) => console.error(`pinpipe api: ${line}`),
   });
   let address;
@@ -24,7 +28,8 @@ async function main(): Promise<void> {
   }
   console.log(
     `pinpipe api: listening on http://${address.address}:${address.port} ` +
-      `(Kafka ${config.kafka.brokers.join(',')}; auth ${config.api.token ? 'bearer token' : 'off'})`,
+      `(Kafka ${config.kafka.brokers.join(',')}; auth ${config.api.token ? 'bearer token' : 'off'}; ` +
+      `records ${config.recordKey ? 'signed' : 'unsigned (no PINPIPE_RECORD_KEY)'})`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
