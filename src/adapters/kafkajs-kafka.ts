@@ -9,6 +9,7 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 import type { KafkaSettings } from '../kafka-settings';
+import { kafkajsCompression } from './kafka-codecs';
 import { kafkajsSecurity, platformaticSecurity } from './kafka-security';
 import { PlatformaticReader } from './platformatic-reader';
 import { ProduceCoalescer } from './produce-coalescer';
@@ -63,6 +64,7 @@ export class KafkajsKafka implements KafkaPort {
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly metadata = new Map<string, { at: number; partitions: PartitionMetadata[] }>();
   private readonly reader: PlatformaticReader;
+  private readonly compression: ReturnType<typeof kafkajsCompression>;
   private topicDeletes: Promise<unknown> = Promise.resolve();
   private readonly coalescer = new ProduceCoalescer((batch) => this.sendBatch(batch));
 
@@ -70,6 +72,7 @@ export class KafkajsKafka implements KafkaPort {
     private readonly kafka: Kafka,
     private readonly options: KafkajsOptions,
   ) {
+    this.compression = kafkajsCompression(options.compression ?? 'none');
     this.reader = new PlatformaticReader({
       brokers: options.brokers,
       clientId: options.clientId,
@@ -175,12 +178,22 @@ export class KafkajsKafka implements KafkaPort {
   /** One request for everything queued; a deleted topic once written to resets the producer. */
   private async sendBatch(topicMessages: TopicMessages[]): Promise<RecordMetadata[]> {
     try {
-      return await (await this.getProducer()).sendBatch({ topicMessages, acks: -1 });
+      return await (
+        await this.getProducer()
+      ).sendBatch({
+        topicMessages,
+        acks: -1,
+        compression: this.compression,
+      });
     } catch (err) {
       if (!isUnknownTopic(err)) throw err;
       // Another process may have deleted a topic this producer once wrote to (see deleteTopics).
       await this.resetProducer();
-      return (await this.getProducer()).sendBatch({ topicMessages, acks: -1 });
+      return (await this.getProducer()).sendBatch({
+        topicMessages,
+        acks: -1,
+        compression: this.compression,
+      });
     }
   }
 

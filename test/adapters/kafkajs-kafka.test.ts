@@ -233,4 +233,37 @@ describe('KafkajsKafka concurrent produce (group commit)', () => {
       await kafka.disconnect();
     }
   });
+
+  for (const compression of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
+    it(`produces ${compression} batches (KAFKA_COMPRESSION) that its own reader reads back`, async () => {
+      const kafka = KafkajsKafka.fromOptions({ ...stackConfig().kafka, compression });
+      const topic = uniqueName(`codec-${compression}`);
+      try {
+        await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
+        // Repetitive values compress well: a batch that did not would be stored as it came.
+        const values = Array.from({ length: 200 }, (_, i) =>
+          JSON.stringify({ i, pad: 'x'.repeat(200) }),
+        );
+        await kafka.produce(
+          topic,
+          values.map((value) => ({ value, partition: 0 })),
+        );
+        const read = await kafka.readPartition({
+          topic,
+          partition: 0,
+          fromOffset: 0,
+          maxRecords: 1_000,
+          maxWaitMs: 10_000,
+          untilCaughtUp: true,
+        });
+        assert.deepEqual(
+          read.records.map((r) => Buffer.from(r.value!).toString()),
+          values,
+        );
+      } finally {
+        await kafka.deleteTopics([topic]);
+        await kafka.disconnect();
+      }
+    });
+  }
 });
