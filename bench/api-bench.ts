@@ -7,7 +7,7 @@ import { topicFor } from '../src/domain/tables';
 import type { OutgoingRecord } from '../src/ports/kafka';
 import { pinRecord, randomPipelineId } from '../test/helpers/ingest-fixtures';
 import { freePort, spawnEntry, waitForOutput, type Spawned } from '../test/helpers/processes';
-import { repoRoot, stackConfig, stackEnv, stackRecordMarkKey } from '../test/helpers/stack';
+import { repoRoot, stackConfig, stackEnv } from '../test/helpers/stack';
 import { writeBenchResult, numberOption } from './bench-context';
 
 /**
@@ -96,26 +96,17 @@ async function timed(
  * ratio measures what the API adds (HTTP, parsing, validation), not a different record.
  */
 function outgoing(
-  topic: string,
   from: number,
   to: number,
   withHeader = true,
 ): { records: OutgoingRecord[]; bytes: number } {
   const records: OutgoingRecord[] = [];
-  // The key the bench's API gets from stackEnv: the same signed header it produces.
-  const sign = withHeader ? stackRecordMarkKey().sign : undefined;
+  const headers = withHeader ? { [VALIDATED_HEADER]: validatedMark('pin') } : undefined;
   let bytes = 0;
   for (let seq = from; seq < to; seq++) {
     const value = JSON.stringify(pinRecord(seq));
     bytes += Buffer.byteLength(value);
-    records.push(
-      sign
-        ? {
-            value,
-            headers: { [VALIDATED_HEADER]: validatedMark('pin', topic, Buffer.from(value), sign) },
-          }
-        : { value },
-    );
+    records.push(headers ? { value, headers } : { value });
   }
   return { records, bytes };
 }
@@ -200,9 +191,7 @@ function postRecords(
 
 /** The baseline: the KafkaPort producer, same batches, same number of sends in flight. */
 async function directProducer(adapters: Adapters, topic: string, o: Options, withHeader = true) {
-  const batches = batchesOf(o.records, o.batch).map(([from, to]) =>
-    outgoing(topic, from, to, withHeader),
-  );
+  const batches = batchesOf(o.records, o.batch).map(([from, to]) => outgoing(from, to, withHeader));
   const warm = batches.slice(0, WARMUP_BATCHES);
   await inPool(warm.length, o.concurrency, async (i) => {
     await adapters.kafka.produce(topic, warm[i]!.records);

@@ -7,7 +7,7 @@ import { bucketFor, topicFor } from '../src/domain/tables';
 import { ingestTopic, progressQuery, stopSignal } from '../src/workflows/ingest-topic';
 import { pinRecord, randomPipelineId } from '../test/helpers/ingest-fixtures';
 import { freePort, spawnEntry, startWorkerProcess, waitForOutput } from '../test/helpers/processes';
-import { stackEnv, stackRecordMarkKey, uniqueName } from '../test/helpers/stack';
+import { stackEnv, uniqueName } from '../test/helpers/stack';
 import { openBenchContext, rssMb, writeBenchResult, numberOption } from './bench-context';
 
 /**
@@ -43,9 +43,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
 /**
- * A backlog as the ingest API leaves it: records marked as validated at the edge, with the
- * signature the worker verifies (stamped = true), or as any other producer would (false),
- * which makes the sink validate each in full.
+ * A backlog as the ingest API leaves it: records stamped as validated at the edge (stamped =
+ * true), or as any other producer would (false), which makes the sink validate each in full.
  */
 async function produceBacklog(
   adapters: Adapters,
@@ -53,10 +52,9 @@ async function produceBacklog(
   partitions: number,
   stamped = true,
 ) {
+  const headers = stamped ? { [VALIDATED_HEADER]: validatedMark('pin') } : undefined;
   const pipelineId = randomPipelineId();
   const topic = topicFor(pipelineId, 'pin');
-  // Signed with the key the bench's worker gets from stackEnv, as the API signs.
-  const sign = stamped ? stackRecordMarkKey().sign : undefined;
   await adapters.kafka.ensureTopics([{ name: topic, partitions }]);
   let bytes = 0;
   for (let from = 0; from < count; from += 5_000) {
@@ -64,9 +62,6 @@ async function produceBacklog(
     for (let seq = from; seq < Math.min(count, from + 5_000); seq++) {
       const value = JSON.stringify(pinRecord(seq));
       bytes += Buffer.byteLength(value);
-      const headers = sign
-        ? { [VALIDATED_HEADER]: validatedMark('pin', topic, Buffer.from(value), sign) }
-        : undefined;
       batch.push({ value, partition: seq % partitions, ...(headers ? { headers } : {}) });
     }
     await adapters.kafka.produce(topic, batch);

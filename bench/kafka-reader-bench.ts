@@ -5,7 +5,7 @@ import { PlatformaticReader } from '../src/adapters/platformatic-reader';
 import { VALIDATED_HEADER, validatedMark } from '../src/domain/raw-zone';
 import type { ReadPartitionInput, ReadPartitionResult } from '../src/ports/kafka';
 import { pinRecord } from '../test/helpers/ingest-fixtures';
-import { stackConfig, stackRecordMarkKey, uniqueName } from '../test/helpers/stack';
+import { stackConfig, uniqueName } from '../test/helpers/stack';
 import { writeBenchResult, numberOption } from './bench-context';
 
 /**
@@ -89,9 +89,8 @@ async function produceBacklog(o: Options): Promise<{ topic: string; bytes: numbe
   const kafka = KafkajsKafka.fromOptions(config.kafka);
   const topic = uniqueName('reader-bench');
   await kafka.ensureTopics([{ name: topic, partitions: o.partitions }]);
-  // As the ingest API leaves them: marked as validated at the edge (the reader only carries the
-  // header; the signature makes it the size the API's is).
-  const { sign } = stackRecordMarkKey();
+  // As the ingest API leaves them: stamped as validated at the edge.
+  const headers = { [VALIDATED_HEADER]: validatedMark('pin') };
   let bytes = 0;
   // One send at a time (concurrent ones are coalesced into one request) and about 0.5 MB per
   // partition and send: the broker refuses batches over message.max.bytes (1 MB).
@@ -101,7 +100,6 @@ async function produceBacklog(o: Options): Promise<{ topic: string; bytes: numbe
     for (let seq = from; seq < Math.min(o.records, from + chunk); seq++) {
       const value = pinValue(seq, o.valueBytes);
       bytes += Buffer.byteLength(value);
-      const headers = { [VALIDATED_HEADER]: validatedMark('pin', topic, Buffer.from(value), sign) };
       batch.push({ value, partition: seq % o.partitions, headers });
     }
     await kafka.produce(topic, batch);

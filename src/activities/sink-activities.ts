@@ -4,7 +4,6 @@ import {
   encodeNdjson,
   flushDecision,
   type KafkaRecordLike,
-  type MarkVerifier,
   quarantineObjectKey,
   rawObjectKey,
   takeSegment,
@@ -112,12 +111,6 @@ export function createSinkActivities(deps: {
   kafka: KafkaPort;
   store: ObjectStore;
   now?: () => number;
-  /**
-   * Checks the ingest API's signed "validated" mark (createRecordMarkKey(PINPIPE_RECORD_KEY)):
-   * a record it confirms is written without being parsed again. Unset (no key configured): no
-   * mark is trusted and every record is validated here.
-   */
-  verifyMark?: MarkVerifier;
 }) {
   const now = deps.now ?? Date.now;
 
@@ -208,7 +201,7 @@ export function createSinkActivities(deps: {
     ctx: Context,
   ): Promise<number> {
     const classified = records.map((r) =>
-      classifyRecord(input.table, input.topic, input.partition, r, deps.verifyMark),
+      classifyRecord(input.table, input.topic, input.partition, r),
     );
     result.skipped += classified[0]!.offset - from;
     let cursor = from;

@@ -1,4 +1,3 @@
-import type { MarkSigner } from '../domain/raw-zone';
 import type { KafkaPort } from '../ports/kafka';
 import { kafkaUnavailable } from './errors';
 import { describeError } from './kafka-errors';
@@ -14,8 +13,6 @@ export interface ApiContext {
   kafkaTimeoutMs: number;
   /** Upper bound on the health check's Kafka call (load balancers probe with short timeouts). */
   healthTimeoutMs: number;
-  /** Signs the mark of what the API validated; unset (no PINPIPE_RECORD_KEY): no mark. */
-  signMark?: MarkSigner;
   log: (line: string) => void;
 }
 

@@ -1,5 +1,4 @@
 import '../quiet-warnings';
-import { createRecordMarkKey } from '../activities/record-mark-key';
 import { createAdapters } from '../adapters/create-adapters';
 import { ConfigError, loadConfig } from '../config';
 import { createIngestServer } from './server';
@@ -14,9 +13,6 @@ async function main(): Promise<void> {
   const api = createIngestServer({
     kafka: adapters.kafka,
     ...(config.api.token ? { token: config.api.token } : {}),
-    // The workers verify with the same key; without one records go unmarked and are validated
-    // again by the sink.
-    ...(config.recordKey ? { signMark: createRecordMarkKey(config.recordKey).sign } : {}),
     log: (line) => console.error(`pinpipe api: ${line}`),
   });
   let address;
@@ -28,8 +24,7 @@ async function main(): Promise<void> {
   }
   console.log(
     `pinpipe api: listening on http://${address.address}:${address.port} ` +
-      `(Kafka ${config.kafka.brokers.join(',')}; auth ${config.api.token ? 'bearer token' : 'off'}; ` +
-      `records ${config.recordKey ? 'signed' : 'unsigned (no PINPIPE_RECORD_KEY)'})`,
+      `(Kafka ${config.kafka.brokers.join(',')}; auth ${config.api.token ? 'bearer token' : 'off'})`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);

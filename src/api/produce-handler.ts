@@ -51,11 +51,9 @@ export async function handleProduce(
   const request = parseProduceRequest(decodeJson(await readBody(req, ctx.maxBodyBytes)));
   const plan = planRecords({
     table: name.table,
-    topic,
     records: request.records,
     partitions,
     ...(pathPartition === undefined ? {} : { partition: pathPartition }),
-    ...(ctx.signMark ? { signMark: ctx.signMark } : {}),
   });
   const outgoing = plan.flatMap((p) => (p.kind === 'produce' ? [p.record] : []));
 

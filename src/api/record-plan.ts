@@ -1,4 +1,4 @@
-import { type MarkSigner, VALIDATED_HEADER, validatedMark } from '../domain/raw-zone';
+import { VALIDATED_HEADER, validatedMark } from '../domain/raw-zone';
 import { parseRaw } from '../domain/raw-schemas';
 import type { Table } from '../domain/tables';
 import type { OutgoingRecord } from '../ports/kafka';
@@ -10,23 +10,20 @@ export type PlannedRecord =
 
 export interface PlanInput {
   table: Table;
-  /** The topic produced to: the mark binds it, so a copy on another topic is not trusted. */
-  topic: string;
   records: ProduceRecord[];
   partitions: number;
   /** Set by `POST /topics/{t}/partitions/{p}`: overrides each record's own partition. */
   partition?: number;
-  /** Signs each produced record's "validated" mark; unset (no record key): no mark. */
-  signMark?: MarkSigner;
 }
 
 /**
  * Decides, record by record, what is produced and what is refused (and why), in request order.
- * Pure (the signer is a keyed hash). What is produced is exactly the posted JSON, re-serialised:
- * the raw zone keeps what was sent (the schema's parsed copy is only used to judge it).
+ * Pure. What is produced is exactly the posted JSON, re-serialised: the raw zone keeps what was
+ * sent (the schema's parsed copy is only used to judge it).
  */
 export function planRecords(input: PlanInput): PlannedRecord[] {
-  const { signMark } = input;
+  // One headers object for the whole request: it is only read downstream.
+  const headers = { [VALIDATED_HEADER]: validatedMark(input.table) };
   return input.records.map((r): PlannedRecord => {
     const problem =
       jsonValueProblem(r.value) ??
@@ -41,28 +38,14 @@ export function planRecords(input: PlanInput): PlannedRecord[] {
         reason: `partition: ${partition} does not exist (the topic has ${input.partitions})`,
       };
     }
-    const value = JSON.stringify(r.value);
     return {
       kind: 'produce',
       record: {
-        value,
+        value: JSON.stringify(r.value),
         key: r.key === undefined || r.key === null ? null : JSON.stringify(r.key),
         ...(partition === undefined ? {} : { partition }),
-        // Validated here, at the edge: the sink can write it without parsing it again once the
-        // signature over the bytes Kafka stores (the value as UTF-8, as the producer encodes
-        // it), the table and the topic checks out.
-        ...(signMark
-          ? {
-              headers: {
-                [VALIDATED_HEADER]: validatedMark(
-                  input.table,
-                  input.topic,
-                  Buffer.from(value, 'utf8'),
-                  signMark,
-                ),
-              },
-            }
-          : {}),
+        // Validated here, at the edge: the sink can write it without parsing it again.
+        headers,
       },
     };
   });

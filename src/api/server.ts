@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { MarkSigner } from '../domain/raw-zone';
 import type { KafkaPort } from '../ports/kafka';
 import { createBearerCheck } from './auth';
 import type { ApiContext } from './context';
@@ -13,12 +12,6 @@ export interface IngestServerOptions {
   kafka: KafkaPort;
   /** When set, every route but /healthz requires `Authorization: Bearer <token>`. */
   token?: string;
-  /**
-   * Signs the "validated" mark put on each produced record (createRecordMarkKey(
-   * PINPIPE_RECORD_KEY).sign; the sink verifies with the same key). Unset: records are produced
-   * without a mark and the sink validates them again.
-   */
-  signMark?: MarkSigner;
   /** Largest accepted request body (default 1 MiB, about Kafka's default message limit). */
   maxBodyBytes?: number;
   /** Upper bound on each Kafka call of a request (default 15 s); past it the answer is a 503. */
@@ -56,7 +49,6 @@ export function createIngestServer(options: IngestServerOptions): IngestServer {
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     kafkaTimeoutMs: options.kafkaTimeoutMs ?? 15_000,
     healthTimeoutMs: options.healthTimeoutMs ?? 3_000,
-    ...(options.signMark ? { signMark: options.signMark } : {}),
     log,
   };
   const checkToken = options.token ? createBearerCheck(options.token) : undefined;

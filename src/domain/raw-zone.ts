@@ -61,83 +61,13 @@ export interface KafkaRecordLike {
 }
 
 /**
- * The header the ingest API puts on a record it has validated against its table's raw schema
- * (validate once, at the edge, like a schema-registry id), so the sink can write the record
- * without parsing it again. Anyone who can produce to the topic can set a header, so the mark
- * is signed: `<table>/v2.<signature>`, the signature a keyed MAC (HMAC-SHA256 with the key the
- * API and the workers share, PINPIPE_RECORD_KEY; see src/activities/record-mark-key.ts) over
- * markPreamble(table, topic) followed by the value's bytes exactly as stored in Kafka. The table
- * in clear text only says what the mark claims (and lets a mark for another table be refused
- * without computing anything); the signature is what binds it. A mark copied onto another
- * value, table or topic, a mark from an unsigned (v1) or unknown version, a malformed one, or
- * one signed with another key is not trusted: the record is validated in full instead, so
- * nothing is lost and nothing unvalidated is written as valid. Without a key the API does not
- * mark at all and the sink trusts no mark.
+ * The header the ingest API stamps on a record it has validated against its table's raw
+ * schema (validate once, at the edge, like a schema-registry id): the sink writes such a record
+ * without parsing it again. Any other record — from any other producer, or stamped for another
+ * table — is decoded and validated in full, and quarantined if it fails.
  */
 export const VALIDATED_HEADER = 'pinpipe-validated';
-export const MARK_VERSION = 'v2';
-
-/** A MAC of (preamble, value) in base64url without padding (43 characters for HMAC-SHA256). */
-export type MarkSigner = (preamble: string, value: Uint8Array) => string;
-/** Whether `signature` is the MAC of (preamble, value); compares in constant time. */
-export type MarkVerifier = (preamble: string, value: Uint8Array, signature: string) => boolean;
-
-/**
- * What the signature binds besides the value, which follows it: the header's name (so a MAC made
- * with the same key for another purpose is not a mark), the mark's version, the table and the
- * topic (so a record copied to another pipeline's topic is validated again there). NUL cannot
- * occur in a table or a Kafka topic name, so the encoding is unambiguous.
- */
-export function markPreamble(table: Table, topic: string): string {
-  return `${VALIDATED_HEADER}\0${MARK_VERSION}\0${table}\0${topic}\0`;
-}
-
-/** The header value the API stamps on `value` (its bytes as produced) for `table` on `topic`. */
-export function validatedMark(
-  table: Table,
-  topic: string,
-  value: Uint8Array,
-  sign: MarkSigner,
-): string {
-  return `${table}/${MARK_VERSION}.${sign(markPreamble(table, topic), value)}`;
-}
-
-const markPattern = /^([a-z]+)\/(v[0-9]+)(?:\.(.*))?$/;
-const signaturePattern = /^[A-Za-z0-9_-]{43}$/;
-
-export type MarkVerdict = { trusted: true } | { trusted: false; reason: string };
-const TRUSTED: MarkVerdict = { trusted: true };
-
-/**
- * Whether the sink may write `value` for `table` without validating it: only when `mark` is a
- * well-formed current-version mark for this table whose signature over (table, topic, value)
- * checks out with the key. Otherwise the reason, for tests and diagnostics; the caller then
- * validates the record in full.
- */
-export function checkValidatedMark(
-  mark: string | undefined,
-  table: Table,
-  topic: string,
-  value: Uint8Array,
-  verify: MarkVerifier | undefined,
-): MarkVerdict {
-  if (mark === undefined) return { trusted: false, reason: 'no mark' };
-  if (!verify) return { trusted: false, reason: 'no record key configured: no mark is trusted' };
-  const m = markPattern.exec(mark);
-  if (!m) return { trusted: false, reason: 'malformed mark' };
-  const [, markTable, version, signature] = m;
-  if (version !== MARK_VERSION) {
-    return { trusted: false, reason: `unknown mark version ${version}` };
-  }
-  if (markTable !== table) return { trusted: false, reason: `mark for table ${markTable}` };
-  if (signature === undefined || !signaturePattern.test(signature)) {
-    return { trusted: false, reason: 'malformed signature' };
-  }
-  if (!verify(markPreamble(table, topic), value, signature)) {
-    return { trusted: false, reason: 'signature does not match' };
-  }
-  return TRUSTED;
-}
+export const validatedMark = (table: Table): string => `${table}/v1`;
 
 /** One NDJSON line's bytes (no newline); the sink concatenates them without decoding. */
 export type ClassifiedRecord =
@@ -167,26 +97,19 @@ function decode(value: Uint8Array | null): { text: string } | { error: string; s
 /**
  * A valid record becomes one NDJSON line: its value as produced when that is one line, else
  * re-serialised; anything else becomes a quarantine line with the reason and its source position.
- * A record whose mark `verifyMark` confirms (checkValidatedMark) was validated by the API and is
- * written as is; without `verifyMark` (no key configured) every record is validated here.
  */
 export function classifyRecord(
   table: Table,
   topic: string,
   partition: number,
   record: KafkaRecordLike,
-  verifyMark?: MarkVerifier,
 ): ClassifiedRecord {
   const day = utcDay(record.timestamp);
   const value = record.value;
-  const mark = record.headers?.[VALIDATED_HEADER];
-  // The cheap checks first: the MAC is computed only for a one-line value that carries a mark.
   if (
     value !== null &&
-    mark !== undefined &&
-    verifyMark !== undefined &&
-    isOneLine(value) &&
-    checkValidatedMark(mark, table, topic, value, verifyMark).trusted
+    record.headers?.[VALIDATED_HEADER] === validatedMark(table) &&
+    isOneLine(value)
   ) {
     return { kind: 'raw', offset: record.offset, day, line: value };
   }

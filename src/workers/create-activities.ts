@@ -5,7 +5,6 @@ import { createSinkActivities } from '../activities/sink-activities';
 import { createProvisionActivities } from '../activities/provision-activities';
 import { createTeardownActivities } from '../activities/teardown-activities';
 import type { Adapters } from '../adapters/create-adapters';
-import type { MarkVerifier } from '../domain/raw-zone';
 import type { PipelineControl } from '../ports/pipeline-control';
 
 /** Every activity the `pinpipe` task queue serves, wired to the given ports. */
@@ -14,8 +13,6 @@ export function createActivities(
     control: PipelineControl;
     /** How DuckDB reaches the bucket for the analytics (duckDbS3OptionsFrom(config)). */
     duckdb: DuckDbS3Options;
-    /** The sink's check of the API's signed mark; unset: every record is validated. */
-    verifyMark?: MarkVerifier;
   },
 ) {
   return {

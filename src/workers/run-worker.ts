@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { duckDbS3OptionsFrom } from '../activities/analytics-activities';
-import { createRecordMarkKey } from '../activities/record-mark-key';
 import { createAdapters } from '../adapters/create-adapters';
 import { shardTaskQueue } from '../domain/workflow-ids';
 import { TemporalControl } from '../adapters/temporal-control';
@@ -35,8 +34,6 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
       ...adapters,
       control,
       duckdb: duckDbS3OptionsFrom(config),
-      // The API signs with the same key; without one the sink validates every record.
-      ...(config.recordKey ? { verifyMark: createRecordMarkKey(config.recordKey).verify } : {}),
     });
     const served = options.wrapActivities ? options.wrapActivities(activities) : activities;
     const worker = await Worker.create({
@@ -61,9 +58,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
     });
     options.onReady?.(
       `pinpipe worker: task queue ${config.temporal.taskQueue} on ${config.temporal.connect.connectionOptions.address} ` +
-        `(namespace ${config.temporal.namespace}); metrics on http://127.0.0.1:${config.metrics.port}/metrics; ` +
-        // Said at start: a key missing here (or differing from the API's) only makes the sink slower.
-        `sink ${config.recordKey ? "trusts the API's signed marks" : 'validates every record (no PINPIPE_RECORD_KEY)'}`,
+        `(namespace ${config.temporal.namespace}); metrics on http://127.0.0.1:${config.metrics.port}/metrics`,
     );
     // Both run until SIGINT/SIGTERM; if one stops on its own, the other is stopped too.
     const stop = (w: Worker) => () => {

@@ -8,7 +8,7 @@ import {
 } from '../../src/api/server';
 import { topicFor } from '../../src/domain/tables';
 import type { KafkaPort } from '../../src/ports/kafka';
-import { stackConfig, stackRecordMarkKey } from '../helpers/stack';
+import { stackConfig } from '../helpers/stack';
 
 export const PROXY_JSON = 'application/vnd.kafka.json.v2+json';
 
@@ -50,8 +50,7 @@ export async function request(url: string, init: RequestInit = {}): Promise<Repl
 /**
  * The API in-process on a free port against the real local Kafka, with the three topics of a
  * fresh pipeline (3 partitions each). `kafka` serves both the server and the test's reads
- * unless the options bring another port. Records are marked with the tests' record key unless
- * the options say `signMark: undefined`.
+ * unless the options bring another port.
  */
 export async function startApiHarness(
   options: Partial<IngestServerOptions> & { partitions?: number } = {},
@@ -66,8 +65,7 @@ export async function startApiHarness(
   await kafka.ensureTopics(
     Object.values(topics).map((name) => ({ name, partitions: options.partitions ?? 3 })),
   );
-  // Signed with the tests' key, which the sinks and workers of the tests verify with.
-  const api = createIngestServer({ kafka, signMark: stackRecordMarkKey().sign, ...options });
+  const api = createIngestServer({ kafka, ...options });
   const address = await api.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${address.port}`;
   return {

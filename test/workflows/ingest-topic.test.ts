@@ -8,8 +8,6 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
 import { createSinkActivities, type SinkActivities } from '../../src/activities/sink-activities';
-import { drawEvents } from '../../src/domain/generator';
-import { type MarkVerifier, VALIDATED_HEADER } from '../../src/domain/raw-zone';
 import { bucketFor, topicFor } from '../../src/domain/tables';
 import { type KafkaPort, UnreadableRecordsError } from '../../src/ports/kafka';
 import {
@@ -21,9 +19,8 @@ import {
   type IngestTopicInput,
 } from '../../src/workflows/ingest-topic';
 import { assertExactlyOnce, auditRawZone } from '../helpers/raw-zone-audit';
-import { pinRecord, producePins, randomPipelineId } from '../helpers/ingest-fixtures';
-import { stackConfig, stackRecordMarkKey } from '../helpers/stack';
-import { offsetsOf, readBack, startApiHarness } from '../api/harness';
+import { producePins, randomPipelineId } from '../helpers/ingest-fixtures';
+import { stackConfig } from '../helpers/stack';
 import { createLocalEnv, withTestWorker } from '../helpers/temporal';
 
 describe('ingestTopic workflow (real Kafka and S3)', function () {
@@ -158,100 +155,6 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
     assert.deepEqual(description.searchAttributes.PipelineId, [pipelineId]);
     assert.deepEqual(description.searchAttributes.PipelineTable, ['pin']);
     assert.deepEqual(description.searchAttributes.IngestLag, [0]);
-  });
-
-  it('trusts only marks the API signed: forged or copied marks are validated, and quarantined', async () => {
-    // The API (with the tests' key) and Kafka producers that are not the API, on one pipeline.
-    const h = await startApiHarness({ partitions: 2 });
-    cleanups.push(() => h.close());
-    const { pipelineId } = h;
-    const topic = h.topics.pin;
-    const bucket = bucketFor(pipelineId);
-    const viaApi = Array.from({ length: 40 }, (_, i) => pinRecord(i));
-    const apiOffsets = offsetsOf(
-      await h.post(`/topics/${topic}`, { records: viaApi.map((value) => ({ value })) }),
-    );
-    assert.ok(apiOffsets.every((o) => o.error === null));
-    // Genuine marks to copy: one of a pin the API produced, one of a geo record.
-    const [event] = [...drawEvents({ seed: 'copied-mark', count: 1 })];
-    const geoOffsets = offsetsOf(
-      await h.post(`/topics/${h.topics.geo}`, { records: [{ value: event!.geo }] }),
-    );
-    const markAt = async (t: string, o: { partition: number | null; offset: number | null }) => {
-      const read = await readBack(h.kafka, t, [{ partition: o.partition!, offset: o.offset! }]);
-      const mark = read.get(`${o.partition}:${o.offset}`)?.headers[VALIDATED_HEADER];
-      assert.ok(mark, `no mark on ${t} ${o.partition}:${o.offset}`);
-      return mark;
-    };
-    const pinMark = await markAt(topic, apiOffsets[0]!);
-    const geoMark = await markAt(h.topics.geo, geoOffsets[0]!);
-
-    // Invalid pins straight to Kafka, each with a mark claiming the API validated it.
-    const invalid = (i: number) => JSON.stringify({ ...pinRecord(1_000 + i), index: `bad-${i}` });
-    const forged: Array<[string, string]> = [
-      ['forged signature', `pin/v2.${'A'.repeat(43)}`],
-      ["another record's genuine mark", pinMark],
-      ["a geo record's genuine mark", geoMark],
-      ["a geo record's signature relabelled pin", geoMark.replace(/^geo\//, 'pin/')],
-      ['the unsigned v1 mark', 'pin/v1'],
-    ];
-    await h.kafka.produce(
-      topic,
-      forged.map(([, mark], i) => ({ value: invalid(i), headers: { [VALIDATED_HEADER]: mark } })),
-    );
-    // And a valid pin with a forged mark: validated, and kept (nothing is lost).
-    const validForged = pinRecord(2_000);
-    await h.kafka.produce(topic, [
-      { value: JSON.stringify(validForged), headers: { [VALIDATED_HEADER]: 'pin/v2.forged' } },
-    ]);
-
-    // The sink verifies with the API's key; it records which values a signature let through.
-    const key = stackRecordMarkKey();
-    const trusted = new Set<string>();
-    const verifyMark: MarkVerifier = (preamble, value, signature) => {
-      const ok = key.verify(preamble, value, signature);
-      if (ok) trusted.add(Buffer.from(value).toString('utf8'));
-      return ok;
-    };
-    const total = viaApi.length + forged.length + 1;
-    await withWorker(createSinkActivities({ ...adapters, verifyMark }), async (taskQueue) => {
-      const handle = await env.client.workflow.start(ingestTopic, {
-        taskQueue,
-        workflowId: `ingest-${pipelineId}-pin`,
-        args: [{ pipelineId, table: 'pin', rotateIntervalMs: 300, idlePollMs: 100 }],
-      });
-      await waitFor(handle, (p) => p.totals.recordsWritten + p.totals.quarantined === total);
-      await handle.signal(stopSignal);
-      await handle.result();
-    });
-
-    // Every record the API produced took the fast path, and only those.
-    assert.deepEqual([...trusted].sort(), viaApi.map((v) => JSON.stringify(v)).sort());
-    const audit = await auditRawZone(
-      adapters.store,
-      bucket,
-      topic,
-      'pin',
-      await highWatermarks(topic),
-    );
-    assert.deepEqual(audit.problems, []);
-    const raw = [...audit.byOffset.values()].filter((v) => v.kind === 'raw').map((v) => v.line);
-    assert.deepEqual(
-      raw.sort(),
-      [...viaApi, validForged].map((v) => JSON.stringify(v)).sort(),
-      "the API's records and the valid one, none of the invalid ones",
-    );
-    const quarantined = [...audit.byOffset.values()]
-      .filter((v) => v.kind === 'quarantine')
-      .map((v) => JSON.parse(v.line) as { reason: string; value: string; topic: string });
-    assert.deepEqual(
-      quarantined.map((q) => q.value).sort(),
-      forged.map((_, i) => invalid(i)).sort(),
-    );
-    for (const q of quarantined) {
-      assert.equal(q.topic, topic);
-      assert.match(q.reason, /^schema: index: expected integer/);
-    }
   });
 
   it('adopts what a crashed attempt wrote instead of writing it twice', async () => {

@@ -21,7 +21,7 @@ import { nightlyBatch } from '../../src/workflows/nightly-batch';
 import { backfill } from '../../src/workflows/backfill';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
-import { stackConfig, stackRecordMarkKey } from '../helpers/stack';
+import { stackConfig } from '../helpers/stack';
 import { createLocalEnv, withTestWorker } from '../helpers/temporal';
 
 /**
@@ -47,8 +47,7 @@ describe('nightlyBatch workflow (API → Kafka → raw zone → clean zone → a
     );
 
     // Post every fixture event through the REST Proxy compatible API: pin, geo, user.
-    // Signed with the key the sink below verifies with: the fast path writes these records.
-    const api = createIngestServer({ kafka: adapters.kafka, signMark: stackRecordMarkKey().sign });
+    const api = createIngestServer({ kafka: adapters.kafka });
     const { port } = await api.listen(0, '127.0.0.1');
     try {
       for (const table of TABLES) {
@@ -92,7 +91,7 @@ describe('nightlyBatch workflow (API → Kafka → raw zone → clean zone → a
     withTestWorker(
       env,
       {
-        ...createSinkActivities({ ...adapters, verifyMark: stackRecordMarkKey().verify }),
+        ...createSinkActivities(adapters),
         ...createNightlyActivities({
           store: adapters.store,
           scratchDir: scratch,
