@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { createAdapters, type Adapters } from '../src/adapters/create-adapters';
-import { VALIDATED_HEADER, validatedMark } from '../src/domain/raw-zone';
 import { topicFor } from '../src/domain/tables';
 import type { OutgoingRecord } from '../src/ports/kafka';
 import { pinRecord, randomPipelineId } from '../test/helpers/ingest-fixtures';
@@ -92,21 +91,16 @@ async function timed(
 
 /**
  * Sequence numbers [from, to) as produce records, and their value bytes: the same records the
- * API produces for them (the value as posted and the header saying it was validated), so the
- * ratio measures what the API adds (HTTP, parsing, validation), not a different record.
+ * API produces for them (the value as posted), so the ratio measures what the API adds (HTTP,
+ * parsing, validation), not a different record.
  */
-function outgoing(
-  from: number,
-  to: number,
-  withHeader = true,
-): { records: OutgoingRecord[]; bytes: number } {
+function outgoing(from: number, to: number): { records: OutgoingRecord[]; bytes: number } {
   const records: OutgoingRecord[] = [];
-  const headers = withHeader ? { [VALIDATED_HEADER]: validatedMark('pin') } : undefined;
   let bytes = 0;
   for (let seq = from; seq < to; seq++) {
     const value = JSON.stringify(pinRecord(seq));
     bytes += Buffer.byteLength(value);
-    records.push(headers ? { value, headers } : { value });
+    records.push({ value });
   }
   return { records, bytes };
 }
@@ -190,8 +184,8 @@ function postRecords(
 }
 
 /** The baseline: the KafkaPort producer, same batches, same number of sends in flight. */
-async function directProducer(adapters: Adapters, topic: string, o: Options, withHeader = true) {
-  const batches = batchesOf(o.records, o.batch).map(([from, to]) => outgoing(from, to, withHeader));
+async function directProducer(adapters: Adapters, topic: string, o: Options) {
+  const batches = batchesOf(o.records, o.batch).map(([from, to]) => outgoing(from, to));
   const warm = batches.slice(0, WARMUP_BATCHES);
   await inPool(warm.length, o.concurrency, async (i) => {
     await adapters.kafka.produce(topic, warm[i]!.records);
@@ -275,7 +269,6 @@ export async function runApiBench(args: string[]): Promise<void> {
   const adapters = createAdapters(stackConfig());
   const topics = {
     direct: topicFor(randomPipelineId(), 'pin'),
-    valueOnly: topicFor(randomPipelineId(), 'pin'),
     batched: topicFor(randomPipelineId(), 'pin'),
     single: topicFor(randomPipelineId(), 'pin'),
   };
@@ -295,9 +288,6 @@ export async function runApiBench(args: string[]): Promise<void> {
 
     const direct = await directProducer(adapters, topics.direct, o);
     console.log(`  direct KafkaPort producer: ${direct.seconds.toFixed(2)} s`);
-    // For reference: the same values without the header (kafkajs encodes headers per record).
-    const valueOnly = await directProducer(adapters, topics.valueOnly, o, false);
-    console.log(`  direct, values only:       ${valueOnly.seconds.toFixed(2)} s`);
     const batched = await apiBatched(adapters, port, topics.batched, o);
     console.log(`  API, ${o.batch} per request:   ${batched.seconds.toFixed(2)} s`);
     const single = await apiSingle(adapters, port, topics.single, o);
@@ -321,12 +311,7 @@ export async function runApiBench(args: string[]): Promise<void> {
         bodyMbPerSec: mb(batched.bodyBytes) / batched.seconds,
       },
       apiSingle: { ...single, requestsPerSec: single.requests / single.seconds },
-      directValueOnly: {
-        ...valueOnly,
-        recordsPerSec: valueOnly.records / valueOnly.seconds,
-      },
       batchedToDirectRatio: direct.seconds / batched.seconds,
-      batchedToValueOnlyRatio: valueOnly.seconds / batched.seconds,
       singleToDirectRatio: single.requests / single.seconds / (direct.records / direct.seconds),
     };
     const file = writeBenchResult('api', results);
@@ -347,11 +332,6 @@ export async function runApiBench(args: string[]): Promise<void> {
       '',
     );
     row('API batched / direct throughput', results.batchedToDirectRatio.toFixed(2), '>= 0.50');
-    row(
-      'API batched / direct without the header',
-      results.batchedToValueOnlyRatio.toFixed(2),
-      'report',
-    );
     row(
       `API single record (${o.singleConcurrency} in flight)`,
       `${results.apiSingle.requestsPerSec.toFixed(0)} req/s`,

@@ -2,7 +2,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createKafka, KafkajsKafka } from '../src/adapters/kafkajs-kafka';
 import { PlatformaticReader } from '../src/adapters/platformatic-reader';
-import { VALIDATED_HEADER, validatedMark } from '../src/domain/raw-zone';
 import type { ReadPartitionInput, ReadPartitionResult } from '../src/ports/kafka';
 import { pinRecord } from '../test/helpers/ingest-fixtures';
 import { stackConfig, uniqueName } from '../test/helpers/stack';
@@ -89,8 +88,6 @@ async function produceBacklog(o: Options): Promise<{ topic: string; bytes: numbe
   const kafka = KafkajsKafka.fromOptions(config.kafka);
   const topic = uniqueName('reader-bench');
   await kafka.ensureTopics([{ name: topic, partitions: o.partitions }]);
-  // As the ingest API leaves them: stamped as validated at the edge.
-  const headers = { [VALIDATED_HEADER]: validatedMark('pin') };
   let bytes = 0;
   // One send at a time (concurrent ones are coalesced into one request) and about 0.5 MB per
   // partition and send: the broker refuses batches over message.max.bytes (1 MB).
@@ -100,7 +97,7 @@ async function produceBacklog(o: Options): Promise<{ topic: string; bytes: numbe
     for (let seq = from; seq < Math.min(o.records, from + chunk); seq++) {
       const value = pinValue(seq, o.valueBytes);
       bytes += Buffer.byteLength(value);
-      batch.push({ value, partition: seq % o.partitions, headers });
+      batch.push({ value, partition: seq % o.partitions });
     }
     await kafka.produce(topic, batch);
   }

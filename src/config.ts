@@ -115,14 +115,6 @@ export const envSchema = z.object({
   KAFKA_COMPRESSION: z
     .enum(COMPRESSIONS, { message: `expected one of ${COMPRESSIONS.join(', ')}` })
     .default('none'),
-  /**
-   * Shared by the API and the workers: the API signs what it validated with it, and the sink
-   * trusts a record's "validated" mark only with a valid signature.
-   */
-  PINPIPE_RECORD_KEY: z.preprocess(
-    emptyAsUndefined,
-    z.string().min(16, 'expected at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
-  ),
   AWS_REGION: z
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region, e.g. us-east-1')
@@ -166,8 +158,6 @@ export interface Config {
     uiUrl: string;
   };
   kafka: KafkaSettings;
-  /** Unset: records are always validated by the sink (the API's mark is not trusted). */
-  recordKey?: string;
   aws: AwsConfig;
   pipelineId: string;
   api: { port: number; host: string; token?: string };
@@ -236,7 +226,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       compression: e.KAFKA_COMPRESSION,
       region: e.AWS_REGION,
     },
-    ...(e.PINPIPE_RECORD_KEY ? { recordKey: e.PINPIPE_RECORD_KEY } : {}),
     aws: {
       region: e.AWS_REGION,
       ...(e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY

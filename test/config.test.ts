@@ -159,14 +159,13 @@ describe('loadConfig', () => {
     const ca = path.join(dir, 'ca.pem');
     writeFileSync(ca, 'pem');
 
-    it('is plaintext, uncompressed and unsigned by default', () => {
+    it('is plaintext and uncompressed by default', () => {
       const c = loadConfig({ ...isolated });
       assert.deepEqual(c.kafka.security, { ssl: false });
       assert.equal(c.kafka.compression, 'none');
-      assert.equal(c.recordKey, undefined);
     });
 
-    it('reads TLS with a CA file, SCRAM credentials, the codec and the record key', () => {
+    it('reads TLS with a CA file, SCRAM credentials and the codec', () => {
       const c = loadConfig({
         ...isolated,
         KAFKA_SSL: 'true',
@@ -175,7 +174,6 @@ describe('loadConfig', () => {
         KAFKA_SASL_USERNAME: 'pinpipe',
         KAFKA_SASL_PASSWORD: 'pw',
         KAFKA_COMPRESSION: 'zstd',
-        PINPIPE_RECORD_KEY: '0123456789abcdef',
       });
       assert.deepEqual(c.kafka.security, {
         ssl: true,
@@ -185,7 +183,6 @@ describe('loadConfig', () => {
         password: 'pw',
       });
       assert.equal(c.kafka.compression, 'zstd');
-      assert.equal(c.recordKey, '0123456789abcdef');
     });
 
     it('takes MSK IAM with TLS and no credentials (the AWS chain signs)', () => {
@@ -243,11 +240,6 @@ describe('loadConfig', () => {
         'an unknown codec',
         { KAFKA_COMPRESSION: 'brotli' },
         /KAFKA_COMPRESSION="brotli": expected one of none, gzip, snappy, lz4, zstd/,
-      ],
-      [
-        'a short record key',
-        { PINPIPE_RECORD_KEY: 'short' },
-        /PINPIPE_RECORD_KEY="short": expected at least 16 characters/,
       ],
     ];
     for (const [what, env, message] of refused) {

@@ -1,4 +1,3 @@
-import { VALIDATED_HEADER, validatedMark } from '../domain/raw-zone';
 import { parseRaw } from '../domain/raw-schemas';
 import type { Table } from '../domain/tables';
 import type { OutgoingRecord } from '../ports/kafka';
@@ -22,8 +21,6 @@ export interface PlanInput {
  * sent (the schema's parsed copy is only used to judge it).
  */
 export function planRecords(input: PlanInput): PlannedRecord[] {
-  // One headers object for the whole request: it is only read downstream.
-  const headers = { [VALIDATED_HEADER]: validatedMark(input.table) };
   return input.records.map((r): PlannedRecord => {
     const problem =
       jsonValueProblem(r.value) ??
@@ -44,8 +41,6 @@ export function planRecords(input: PlanInput): PlannedRecord[] {
         value: JSON.stringify(r.value),
         key: r.key === undefined || r.key === null ? null : JSON.stringify(r.key),
         ...(partition === undefined ? {} : { partition }),
-        // Validated here, at the edge: the sink can write it without parsing it again.
-        headers,
       },
     };
   });

@@ -60,15 +60,6 @@ export interface KafkaRecordLike {
   headers?: Record<string, string>;
 }
 
-/**
- * The header the ingest API stamps on a record it has validated against its table's raw
- * schema (validate once, at the edge, like a schema-registry id): the sink writes such a record
- * without parsing it again. Any other record — from any other producer, or stamped for another
- * table — is decoded and validated in full, and quarantined if it fails.
- */
-export const VALIDATED_HEADER = 'pinpipe-validated';
-export const validatedMark = (table: Table): string => `${table}/v1`;
-
 /** One NDJSON line's bytes (no newline); the sink concatenates them without decoding. */
 export type ClassifiedRecord =
   | { kind: 'raw'; offset: number; day: string; line: Uint8Array }
@@ -97,6 +88,10 @@ function decode(value: Uint8Array | null): { text: string } | { error: string; s
 /**
  * A valid record becomes one NDJSON line: its value as produced when that is one line, else
  * re-serialised; anything else becomes a quarantine line with the reason and its source position.
+ * Every record is validated here, whoever produced it: the ingest API used to stamp a header
+ * that let its records skip this, but any producer could set it. Signing it (HMAC-SHA256 per
+ * record) was measured slower than validating (3.6 against 2.7 µs a pin on the 2-core machine),
+ * so the sink trusts no header and validates everything.
  */
 export function classifyRecord(
   table: Table,
@@ -106,13 +101,6 @@ export function classifyRecord(
 ): ClassifiedRecord {
   const day = utcDay(record.timestamp);
   const value = record.value;
-  if (
-    value !== null &&
-    record.headers?.[VALIDATED_HEADER] === validatedMark(table) &&
-    isOneLine(value)
-  ) {
-    return { kind: 'raw', offset: record.offset, day, line: value };
-  }
   const quarantine = (reason: string, shown: string): ClassifiedRecord => ({
     kind: 'quarantine',
     offset: record.offset,

@@ -3,8 +3,6 @@ import {
   classifyRecord,
   encodeNdjson,
   flushDecision,
-  VALIDATED_HEADER,
-  validatedMark,
   parseRawObjectKey,
   quarantineObjectKey,
   rawObjectKey,
@@ -102,25 +100,15 @@ describe('classifyRecord', () => {
     assert.equal(text(r.line), JSON.stringify(validPin));
   });
 
-  it('trusts a record the API stamped as validated for this table, without parsing it', () => {
-    const value = enc('{"stamped": "not checked again"}');
-    const r = classifyRecord('pin', topic, 0, {
-      offset: 1,
-      timestamp: ts,
-      value,
-      headers: { [VALIDATED_HEADER]: validatedMark('pin') },
-    });
-    assert.equal(r.kind, 'raw');
-    assert.equal(r.line, value);
-  });
-
+  // The API once stamped `pinpipe-validated: pin/v1` and the sink trusted it: any producer
+  // could set it. No header lets a record skip validation now.
   const stamps: Array<[string, Record<string, string>, string]> = [
-    ['stamped for another table', { [VALIDATED_HEADER]: validatedMark('geo') }, '{"index": "x"}'],
-    ['stamped with an unknown version', { [VALIDATED_HEADER]: 'pin/v0' }, '{"index": "x"}'],
-    ['stamped but spanning lines', { [VALIDATED_HEADER]: validatedMark('pin') }, '{"index":\n"x"}'],
+    ['the old validated mark', { 'pinpipe-validated': 'pin/v1' }, '{"stamped": "not valid"}'],
+    ['a mark for another table', { 'pinpipe-validated': 'geo/v1' }, '{"index": "x"}'],
+    ['a mark, spanning lines', { 'pinpipe-validated': 'pin/v1' }, '{"index":\n"x"}'],
   ];
   for (const [what, headers, value] of stamps) {
-    it(`validates in full a record ${what}`, () => {
+    it(`validates in full a record carrying ${what}`, () => {
       const r = classifyRecord('pin', topic, 0, {
         offset: 1,
         timestamp: ts,
