@@ -172,7 +172,7 @@ healthy() {
     temporal)
       "$(temporal_bin)" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT" 2>/dev/null | grep -q SERVING &&
         curl -fsS -o /dev/null "http://127.0.0.1:$TEMPORAL_UI_PORT/" 2>/dev/null ;;
-    kafka) node "$ROOT/scripts/stack/kafka-ping.cjs" "127.0.0.1:$KAFKA_PORT" 2>/dev/null ;;
+    kafka) node "$ROOT/scripts/stack/kafka-ping.cjs" --plaintext "127.0.0.1:$KAFKA_PORT" 2>/dev/null ;;
     s3) # a signed ListBuckets
       curl -fsS -o /dev/null --aws-sigv4 "aws:amz:$AWS_REGION_VALUE:s3" --user "$AWS_KEY:$AWS_SECRET" \
         -H "x-amz-content-sha256: $EMPTY_SHA256" "http://127.0.0.1:$S3_PORT/" 2>/dev/null ;;
@@ -287,8 +287,16 @@ EOF
   fi
 }
 
+# kafka-ping.cjs needs kafkajs: `npm test` and `npm run demo` install it first, a bare
+# `npm run stack:up` on a fresh clone may not have.
+ensure_node_deps() {
+  command -v node >/dev/null || die "Node.js is required (the Kafka health check runs on kafkajs)"
+  (cd "$ROOT" && node -e "require.resolve('kafkajs')" 2>/dev/null) || bash "$ROOT/scripts/ensure-deps.sh"
+}
+
 cmd_up() {
   local started=() name
+  ensure_node_deps
   for name in "${SERVICES[@]}"; do
     if alive "$name" && healthy "$name"; then continue; fi
     if ! alive "$name" && port_busy "$(main_port "$name")"; then

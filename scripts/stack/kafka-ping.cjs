@@ -1,52 +1,105 @@
-// Health check for the local Kafka broker with no dependencies: sends a real ApiVersions request
-// (api key 18, v0) and a Metadata request (api key 3, v4; Kafka 4 dropped v0-v3) over TCP and exits 0 only when the broker
-// answers both with error code 0 and lists at least one broker. Usage: node kafka-ping.cjs host:port
+// Health check for the local Kafka broker through kafkajs (a maintained client, not hand-written
+// protocol): Admin describeCluster on each listener given, concurrently, one attempt each (no
+// retries, short timeouts). A listener passes only when the broker answers and advertises the
+// address that was dialled (else clients would be sent elsewhere after bootstrap).
+//   --plaintext host:port             the PLAINTEXT listener
+//   --sasl-ssl host:port              the SASL_SSL listener: TLS trusting --ca <pem> only, then
+//   --ca <pem> --username <name>      SCRAM-SHA-512 as --username, password from KAFKA_PING_PASSWORD
+// Exits 0 when every listener given passes, else 1 with one line per failure on stderr.
+// scripts/stack.sh runs it; kafkajs comes from the checkout's node_modules.
 'use strict';
-const net = require('node:net');
-const [host, port] = (process.argv[2] || '127.0.0.1:9092').split(':');
+const { readFileSync } = require('node:fs');
+const { parseArgs } = require('node:util');
 
-function frame(apiKey, apiVersion, correlationId, body) {
-  const clientId = Buffer.from('pinpipe-stack');
-  const header = Buffer.alloc(10);
-  header.writeInt16BE(apiKey, 0);
-  header.writeInt16BE(apiVersion, 2);
-  header.writeInt32BE(correlationId, 4);
-  header.writeInt16BE(clientId.length, 8);
-  const payload = Buffer.concat([header, clientId, body]);
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(payload.length, 0);
-  return Buffer.concat([size, payload]);
-}
-
-const socket = net.connect({ host, port: Number(port) });
-const timer = setTimeout(() => fail('timeout'), 3000);
-let buf = Buffer.alloc(0);
-const answers = [];
-function fail(why) {
-  console.error(`kafka not ready: ${why}`);
+let Kafka, logLevel;
+try {
+  ({ Kafka, logLevel } = require('kafkajs'));
+} catch (e) {
+  console.error(`kafka-ping: cannot load kafkajs (${e.message}); run npm ci in the checkout`);
   process.exit(1);
 }
-socket.on('error', (e) => fail(e.message));
-socket.on('connect', () => {
-  socket.write(frame(18, 0, 1, Buffer.alloc(0)));
-  const body = Buffer.alloc(5);
-  body.writeInt32BE(-1, 0); // topics: null array = all topics
-  body.writeInt8(0, 4); // allow_auto_topic_creation: false
-  socket.write(frame(3, 4, 2, body));
+
+const { values } = parseArgs({
+  options: {
+    plaintext: { type: 'string' },
+    'sasl-ssl': { type: 'string' },
+    ca: { type: 'string' },
+    username: { type: 'string' },
+  },
 });
-socket.on('data', (chunk) => {
-  buf = Buffer.concat([buf, chunk]);
-  while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
-    const size = buf.readInt32BE(0);
-    answers.push(buf.subarray(4, 4 + size));
-    buf = buf.subarray(4 + size);
+
+async function check(address, security) {
+  const kafka = new Kafka({
+    clientId: 'pinpipe-stack-ping',
+    brokers: [address],
+    connectionTimeout: 2000,
+    authenticationTimeout: 3000,
+    requestTimeout: 3000,
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+    ...security,
+  });
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  try {
+    await admin.connect();
+    const { brokers } = await admin.describeCluster();
+    const advertised = brokers.map((b) => `${b.host}:${b.port}`);
+    if (!advertised.includes(address)) {
+      throw new Error(
+        `the broker advertises ${advertised.join(', ') || 'nothing'} on this listener`,
+      );
+    }
+  } finally {
+    await admin.disconnect().catch(() => {});
   }
-  if (answers.length < 2) return;
-  const apiVersionsError = answers[0].readInt16BE(4);
-  const brokerCount = answers[1].readInt32BE(8); // after correlation id and throttle_time_ms
-  clearTimeout(timer);
-  socket.end();
-  if (apiVersionsError !== 0) fail(`ApiVersions error ${apiVersionsError}`);
-  if (brokerCount < 1) fail('no broker registered yet');
-  process.exit(0);
+}
+
+const checks = [];
+if (values.plaintext) checks.push(['PLAINTEXT', values.plaintext, {}]);
+if (values['sasl-ssl']) {
+  const { ca, username } = values;
+  const password = process.env.KAFKA_PING_PASSWORD;
+  if (!ca || !username || !password) {
+    console.error('kafka-ping: --sasl-ssl needs --ca, --username and KAFKA_PING_PASSWORD');
+    process.exit(2);
+  }
+  let pem;
+  try {
+    pem = readFileSync(ca, 'utf8');
+  } catch (e) {
+    console.error(`kafka not ready: cannot read the CA of the SASL_SSL listener: ${e.message}`);
+    process.exit(1);
+  }
+  checks.push([
+    `SASL_SSL (TLS with ${ca}, SCRAM-SHA-512 as ${username})`,
+    values['sasl-ssl'],
+    // rejectUnauthorized stays on: the broker certificate must chain to the stack's CA and name
+    // the address dialled.
+    { ssl: { ca: [pem] }, sasl: { mechanism: 'scram-sha-512', username, password } },
+  ]);
+}
+if (checks.length === 0) {
+  console.error(
+    'usage: kafka-ping.cjs [--plaintext host:port] [--sasl-ssl host:port --ca <pem> --username <name>]',
+  );
+  process.exit(2);
+}
+
+// A broker that accepts the connection and then never answers must not hang `stack.sh up`.
+setTimeout(() => {
+  console.error('kafka not ready: no answer within 8 s');
+  process.exit(1);
+}, 8000).unref();
+
+Promise.all(
+  checks.map(([name, address, security]) =>
+    check(address, security).then(
+      () => undefined,
+      (e) => `${name} ${address}: ${e.message}`,
+    ),
+  ),
+).then((failures) => {
+  const failed = failures.filter(Boolean);
+  for (const f of failed) console.error(`kafka not ready: ${f}`);
+  process.exit(failed.length ? 1 : 0);
 });
