@@ -10,10 +10,15 @@
 # - Logs, pids and data live under one ignored folder (PINPIPE_STACK_DIR, default ./.stack).
 # - `up` is idempotent: a service that is already healthy is left alone.
 # - `down` stops only the processes this script started, by the pids it recorded.
+# - Kafka also listens with SASL_SSL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER with unsecured tokens)
+#   on its own port, with a CA and broker certificate generated once under the stack dir, so the
+#   TLS and SASL settings can be tested against a real broker; everything else uses PLAINTEXT.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STACK_DIR="${PINPIPE_STACK_DIR:-$ROOT/.stack}"
+# Absolute, because `env` prints paths under it and the app processes start from $ROOT.
+[[ "$STACK_DIR" == /* ]] || STACK_DIR="$PWD/$STACK_DIR"
 CACHE_DIR="${PINPIPE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pinpipe}"
 
 # Pinned versions: change one and the cache key changes with it.
@@ -37,6 +42,13 @@ TEMPORAL_PORT="${PINPIPE_TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${PINPIPE_TEMPORAL_UI_PORT:-8233}"
 KAFKA_PORT="${PINPIPE_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${PINPIPE_KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_SECURE_PORT="${PINPIPE_KAFKA_SECURE_PORT:-9094}"
+# The SASL_SSL listener's one user, for PLAIN and both SCRAMs: dev credentials, the same in
+# docker-compose.yml. A change takes effect at the next `up` (PLAIN's user list is in the broker
+# config, so the broker restarts; the SCRAM credentials are upserted through the Admin API).
+KAFKA_SASL_USER=pinpipe
+KAFKA_SASL_PASSWORD=pinpipe-secret
+KAFKA_TLS_DIR="$STACK_DIR/kafka-tls"
 S3_PORT="${PINPIPE_S3_PORT:-7070}"
 MOTO_PORT="${PINPIPE_MOTO_PORT:-5000}"
 AWS_KEY="${AWS_ACCESS_KEY_ID:-pinpipe}"
@@ -158,12 +170,29 @@ launch() {
 url_of() {
   case "$1" in
     temporal) echo "127.0.0.1:$TEMPORAL_PORT (Web UI http://127.0.0.1:$TEMPORAL_UI_PORT)" ;;
-    kafka) echo "127.0.0.1:$KAFKA_PORT" ;;
+    kafka) echo "127.0.0.1:$KAFKA_PORT (SASL_SSL 127.0.0.1:$KAFKA_SECURE_PORT)" ;;
     s3) echo "http://127.0.0.1:$S3_PORT" ;;
     moto) echo "http://127.0.0.1:$MOTO_PORT" ;;
     worker) echo "task queue pinpipe (metrics http://127.0.0.1:$METRICS_PORT/metrics)" ;;
     api) echo "http://127.0.0.1:$API_PORT" ;;
   esac
+}
+
+# Kafka's checks go through kafkajs (scripts/stack/kafka-ping.cjs), one attempt per listener:
+# PLAINTEXT, and SASL_SSL as the SCRAM-SHA-512 user over TLS trusting only the stack's CA.
+# Why the last check failed is kept in CHECK_ERROR for the message of a start that times out.
+CHECK_ERROR=""
+kafka_ping() { # plaintext|sasl-ssl...
+  local args=() listener
+  for listener in "$@"; do
+    case "$listener" in
+      plaintext) args+=(--plaintext "127.0.0.1:$KAFKA_PORT") ;;
+      sasl-ssl) args+=(--sasl-ssl "127.0.0.1:$KAFKA_SECURE_PORT" --ca "$KAFKA_TLS_DIR/ca.pem"
+        --username "$KAFKA_SASL_USER") ;;
+    esac
+  done
+  CHECK_ERROR="$(KAFKA_PING_PASSWORD="$KAFKA_SASL_PASSWORD" \
+    node "$ROOT/scripts/stack/kafka-ping.cjs" "${args[@]}" 2>&1 >/dev/null)"
 }
 
 # Each check is a real request, not an open port.
@@ -172,7 +201,7 @@ healthy() {
     temporal)
       "$(temporal_bin)" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT" 2>/dev/null | grep -q SERVING &&
         curl -fsS -o /dev/null "http://127.0.0.1:$TEMPORAL_UI_PORT/" 2>/dev/null ;;
-    kafka) node "$ROOT/scripts/stack/kafka-ping.cjs" --plaintext "127.0.0.1:$KAFKA_PORT" 2>/dev/null ;;
+    kafka) kafka_ping plaintext sasl-ssl ;;
     s3) # a signed ListBuckets
       curl -fsS -o /dev/null --aws-sigv4 "aws:amz:$AWS_REGION_VALUE:s3" --user "$AWS_KEY:$AWS_SECRET" \
         -H "x-amz-content-sha256: $EMPTY_SHA256" "http://127.0.0.1:$S3_PORT/" 2>/dev/null ;;
@@ -186,8 +215,8 @@ healthy() {
 }
 
 port_busy() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-main_port() {
-  case "$1" in temporal) echo "$TEMPORAL_PORT" ;; kafka) echo "$KAFKA_PORT" ;; s3) echo "$S3_PORT" ;; moto) echo "$MOTO_PORT" ;;
+ports_of() {
+  case "$1" in temporal) echo "$TEMPORAL_PORT" ;; kafka) echo "$KAFKA_PORT $KAFKA_SECURE_PORT" ;; s3) echo "$S3_PORT" ;; moto) echo "$MOTO_PORT" ;;
     worker) echo "$METRICS_PORT" ;; api) echo "$API_PORT" ;; esac
 }
 
@@ -200,18 +229,41 @@ start_temporal() {
   launch temporal "$(temporal_bin)" "${args[@]}"
 }
 
-start_kafka() {
-  local dir="$STACK_DIR/data/kafka" cfg="$STACK_DIR/kafka.properties"
-  mkdir -p "$dir" "$STACK_DIR/logs"
-  cat >"$cfg" <<EOF
+# The CA and broker keystore of the SASL_SSL listener, generated once (kept while the files exist).
+ensure_kafka_certs() {
+  mkdir -p "$STACK_DIR/logs"
+  bash "$ROOT/scripts/stack/kafka-certs.sh" "$KAFKA_TLS_DIR" 2>>"$STACK_DIR/logs/kafka-certs.log" ||
+    die "could not generate Kafka's TLS certificates; log: $STACK_DIR/logs/kafka-certs.log"
+}
+
+# The broker's configuration. `up` compares it with the file the running broker was started from
+# and restarts the broker when they differ; the CA's fingerprint is in it so that regenerated
+# certificates reach a running broker too.
+kafka_config() {
+  local dir="$STACK_DIR/data/kafka" tls="$KAFKA_TLS_DIR" ca_sum keystore_password
+  ca_sum="$(sha256sum "$tls/ca.pem" 2>/dev/null | cut -d' ' -f1)"
+  keystore_password="$(cat "$tls/keystore.password" 2>/dev/null || true)"
+  cat <<EOF
+# Written by scripts/stack.sh; CA sha256 ${ca_sum:-missing}
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SECURE_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SECURE_PORT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls/broker.p12
+ssl.keystore.password=$keystore_password
+ssl.key.password=$keystore_password
+ssl.client.auth=none
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_SASL_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";
+listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler
 log.dirs=$dir
 num.partitions=3
 auto.create.topics.enable=false
@@ -223,6 +275,15 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 EOF
+}
+
+kafka_config_stale() { ! cmp -s <(kafka_config) "$STACK_DIR/kafka.properties"; }
+
+start_kafka() {
+  local dir="$STACK_DIR/data/kafka" cfg="$STACK_DIR/kafka.properties"
+  mkdir -p "$dir" "$STACK_DIR/logs"
+  ensure_kafka_certs
+  kafka_config >"$cfg"
   local cp java_opts
   cp="$(kafka_libs)/*"
   java_opts=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
@@ -231,10 +292,41 @@ EOF
   if [[ ! -f "$dir/meta.properties" ]]; then
     local cluster_id
     cluster_id="$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
+    # A new cluster gets the SCRAM user in its first metadata records; an existing data dir gets it
+    # from ensure_kafka_scram_user once the broker runs.
     java "${java_opts[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$cfg" -g \
+      --add-scram "SCRAM-SHA-256=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]" \
+      --add-scram "SCRAM-SHA-512=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]" \
       >>"$STACK_DIR/logs/kafka-format.log" 2>&1 || die "kafka storage format failed: $STACK_DIR/logs/kafka-format.log"
   fi
   launch kafka java "${java_opts[@]}" -cp "$cp" kafka.Kafka "$cfg"
+}
+
+# Upserts the SCRAM user through the running broker (ConfigCommand, i.e. the Admin API's
+# AlterUserScramCredentials): for a data dir formatted before the SASL_SSL listener existed, or
+# after the password changed. Idempotent, but JVM starts: run only when the SCRAM login fails.
+ensure_kafka_scram_user() {
+  local log="$STACK_DIR/logs/kafka-admin.log" mechanism
+  log "adding SCRAM-SHA-256/512 credentials for Kafka user $KAFKA_SASL_USER"
+  # One mechanism per call: a request that alters one user twice fails (DuplicateResourceException).
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    java -Djava.awt.headless=true "-Dlog4j2.configurationFile=$ROOT/scripts/stack/kafka-log4j2.properties" \
+      "-Dkafka.logs.dir=$STACK_DIR/logs/kafka-admin" -cp "$(kafka_libs)/*" kafka.admin.ConfigCommand \
+      --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users --entity-name "$KAFKA_SASL_USER" \
+      --add-config "$mechanism=[password=$KAFKA_SASL_PASSWORD]" >>"$log" 2>&1 ||
+      die "could not add Kafka's $mechanism credentials for $KAFKA_SASL_USER; log: $log"
+  done
+}
+
+# Kafka in stages: the SCRAM user can only be added once the broker answers on PLAINTEXT, and the
+# SASL_SSL check needs that user. By then every listener is open, so a SASL_SSL check that still
+# fails after the upsert is broken TLS or SASL, not a slow start: it gets seconds, not minutes.
+wait_kafka() {
+  wait_healthy kafka 120 kafka_ping plaintext
+  if ! kafka_ping sasl-ssl; then
+    ensure_kafka_scram_user
+    wait_healthy kafka 15 kafka_ping sasl-ssl
+  fi
 }
 
 start_s3() {
@@ -254,14 +346,20 @@ start_moto() {
   launch moto "$(moto_bin)" -H 127.0.0.1 -p "$MOTO_PORT"
 }
 
-wait_healthy() { # <name> <seconds>
-  local name="$1" deadline=$((SECONDS + $2))
-  until healthy "$name"; do
+wait_healthy() { # <name> <seconds> [check command, default: healthy <name>]
+  local name="$1" seconds="$2" deadline=$((SECONDS + $2)) why
+  shift 2
+  (($# > 0)) || set -- healthy "$name"
+  CHECK_ERROR=""
+  until "$@"; do
     if ! alive "$name"; then
       tail -n 30 "$STACK_DIR/logs/$name.log" >&2 || true
       die "$name exited during start; log: $STACK_DIR/logs/$name.log"
     fi
-    ((SECONDS < deadline)) || die "$name did not become healthy in $2 s; log: $STACK_DIR/logs/$name.log"
+    if ((SECONDS >= deadline)); then
+      why="${CHECK_ERROR//$'\n'/; }"
+      die "$name did not become healthy in $seconds s${why:+ ($why)}; log: $STACK_DIR/logs/$name.log"
+    fi
     sleep 0.5
   done
 }
@@ -272,6 +370,10 @@ export TEMPORAL_ADDRESS=127.0.0.1:$TEMPORAL_PORT
 export TEMPORAL_NAMESPACE=default
 export TEMPORAL_TASK_QUEUE=pinpipe
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+export PINPIPE_KAFKA_SECURE_BROKERS=127.0.0.1:$KAFKA_SECURE_PORT
+export PINPIPE_KAFKA_CA_FILE=$KAFKA_TLS_DIR/ca.pem
+export PINPIPE_KAFKA_SASL_USERNAME=$KAFKA_SASL_USER
+export PINPIPE_KAFKA_SASL_PASSWORD=$KAFKA_SASL_PASSWORD
 export AWS_REGION=$AWS_REGION_VALUE
 export AWS_ACCESS_KEY_ID=$AWS_KEY
 export AWS_SECRET_ACCESS_KEY=$AWS_SECRET
@@ -295,12 +397,24 @@ ensure_node_deps() {
 }
 
 cmd_up() {
-  local started=() name
+  local started=() name port
   ensure_node_deps
+  # Before the loop so a broker started by an older stack.sh (no SASL_SSL listener, other
+  # certificates) is restarted rather than waited on: its data stays, only the process changes.
+  ensure_kafka_certs
+  if alive kafka && kafka_config_stale; then
+    log "kafka was started with another configuration than stack.sh writes now (e.g. from before the SASL_SSL listener): restarting it"
+    # In a subshell: if a concurrent `up` stopped it first, cmd_stop's "not running" must not end this one.
+    (cmd_stop kafka) || true
+  fi
   for name in "${SERVICES[@]}"; do
     if alive "$name" && healthy "$name"; then continue; fi
-    if ! alive "$name" && port_busy "$(main_port "$name")"; then
-      die "port $(main_port "$name") for $name is taken by a process this stack did not start; stop it or set PINPIPE_*_PORT"
+    if ! alive "$name"; then
+      for port in $(ports_of "$name"); do
+        if port_busy "$port"; then
+          die "port $port for $name is taken by a process this stack did not start; stop it or set PINPIPE_*_PORT"
+        fi
+      done
     fi
     started+=("$name")
   done
@@ -310,7 +424,7 @@ cmd_up() {
       alive "$name" || { log "starting $name"; "start_$name"; }
     done
     for name in "${started[@]}"; do
-      wait_healthy "$name" 120
+      if [[ "$name" == kafka ]]; then wait_kafka; else wait_healthy "$name" 120; fi
       log "$name healthy at $(url_of "$name")"
     done
   else
@@ -338,8 +452,8 @@ cmd_app_up() {
   local name
   for name in "${APP_SERVICES[@]}"; do
     if alive "$name" && healthy "$name"; then continue; fi
-    if ! alive "$name" && port_busy "$(main_port "$name")"; then
-      die "port $(main_port "$name") for the $name is taken by a process this stack did not start; stop it or set PINPIPE_API_PORT / PINPIPE_METRICS_PORT"
+    if ! alive "$name" && port_busy "$(ports_of "$name")"; then
+      die "port $(ports_of "$name") for the $name is taken by a process this stack did not start; stop it or set PINPIPE_API_PORT / PINPIPE_METRICS_PORT"
     fi
     alive "$name" || { log "starting $name"; start_app "$name"; }
     wait_healthy "$name" 120
