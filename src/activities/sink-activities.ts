@@ -18,6 +18,8 @@ import {
   UnreadableRecordsError,
 } from '../ports/kafka';
 import type { ObjectStore } from '../ports/object-store';
+import { conditionalWriteGuard } from './conditional-write-guard';
+import { withHeartbeatClock } from './heartbeat-clock';
 
 /**
  * The sink: Kafka partition → NDJSON objects in the raw zone (and quarantine), exactly once.
@@ -65,7 +67,11 @@ export interface SinkBatchResult {
   objectsWritten: number;
   objectsAdopted: number;
   bytesWritten: number;
-  /** Offsets Kafka no longer had (retention); 0 in normal operation. */
+  /**
+   * Offsets Kafka no longer had when they were read (retention deleted them first): lost to the
+   * raw zone, so the workflow keeps the count in its ledger and says so. 0 in normal operation.
+   * Offsets without data records (transaction markers, aborted transactions) are not counted.
+   */
   skipped: number;
   /** A few of the keys written, for the activity result in the Web UI; never records. */
   sampleKeys: string[];
@@ -78,6 +84,8 @@ export interface CommitIngestOffsetsInput {
 }
 
 export const OBJECT_CONFLICT = 'RawObjectConflict';
+/** Retryable: the server refused our write for a key whose object it does not show (yet). */
+export const OBJECT_IN_FLIGHT = 'RawObjectInFlight';
 export const UNREADABLE_RECORDS = 'UnreadableRecords';
 export const TOPIC_NOT_FOUND = 'TopicNotFound';
 
@@ -92,6 +100,7 @@ interface SinkCheckpoint {
   objectsWritten: number;
   objectsAdopted: number;
   bytesWritten: number;
+  skipped: number;
 }
 
 function lastCheckpoint(fromOffset: number): SinkCheckpoint | undefined {
@@ -104,6 +113,7 @@ function lastCheckpoint(fromOffset: number): SinkCheckpoint | undefined {
     objectsWritten: details.objectsWritten ?? 0,
     objectsAdopted: details.objectsAdopted ?? 0,
     bytesWritten: details.bytesWritten ?? 0,
+    skipped: details.skipped ?? 0,
   };
 }
 
@@ -113,6 +123,8 @@ export function createSinkActivities(deps: {
   now?: () => number;
 }) {
   const now = deps.now ?? Date.now;
+  // Exactly-once rests on If-None-Match: *: proven per bucket before the first write, not assumed.
+  const requireConditionalWrites = conditionalWriteGuard(deps.store);
 
   /** A read; records no retry can ever read fail the activity for good, saying where. */
   async function read(input: ReadPartitionInput): Promise<ReadPartitionResult> {
@@ -148,6 +160,7 @@ export function createSinkActivities(deps: {
     const key =
       segment.kind === 'raw' ? rawObjectKey(position) : quarantineObjectKey(input.table, position);
     const body = encodeNdjson(segment.lines);
+    await requireConditionalWrites(input.bucket);
     const put = await deps.store.putIfAbsent({
       bucket: input.bucket,
       key,
@@ -173,8 +186,20 @@ export function createSinkActivities(deps: {
       };
     }
     const head = await deps.store.head({ bucket: input.bucket, key });
-    const last = Number(head?.metadata['last-offset']);
-    if (!head || !Number.isInteger(last) || last < segment.firstOffset) {
+    if (!head) {
+      // 409 ConditionalRequestConflict (another conditional write of the key is in flight), or
+      // 412 while that write is not yet visible to a read: nothing to adopt yet, and nothing
+      // wrong either. The retry reads again from the last durable offset and either writes the
+      // object (the other write failed) or finds it and adopts it (the other write landed).
+      throw ApplicationFailure.retryable(
+        `s3://${input.bucket}/${key}: the server refused the conditional write (another write of ` +
+          'the key is in flight) but does not show the object yet; retrying from offset ' +
+          `${segment.firstOffset}, which adopts the object if that write lands`,
+        OBJECT_IN_FLIGHT,
+      );
+    }
+    const last = Number(head.metadata['last-offset']);
+    if (!Number.isInteger(last) || last < segment.firstOffset) {
       throw ApplicationFailure.nonRetryable(
         `s3://${input.bucket}/${key} exists but has no valid last-offset metadata; ` +
           'it was not written by pinpipe: move it aside and the sink will rewrite it',
@@ -192,6 +217,34 @@ export function createSinkActivities(deps: {
     };
   }
 
+  /**
+   * Of the offsets [from, first) a read stepped over, those below the partition's low watermark
+   * now: retention deleted them before they were read. The rest of such a gap holds no data
+   * records (transaction markers, aborted transactions), so it is not a loss. Logged here; the
+   * workflow adds the count to its ledger.
+   */
+  async function lostToRetention(
+    input: SinkBatchInput,
+    from: number,
+    first: number,
+    ctx: Context,
+  ): Promise<number> {
+    const low =
+      (await deps.kafka.watermarks(input.topic)).find((w) => w.partition === input.partition)
+        ?.low ?? from;
+    const lost = Math.max(0, Math.min(low, first) - from);
+    if (lost > 0) {
+      ctx.log.warn('offsets lost to retention before the sink read them', {
+        topic: input.topic,
+        partition: input.partition,
+        fromOffset: from,
+        toOffset: from + lost - 1,
+        lost,
+      });
+    }
+    return lost;
+  }
+
   /** Classifies a batch and writes its segments in order; returns the offset after them. */
   async function writeBatch(
     input: SinkBatchInput,
@@ -203,14 +256,21 @@ export function createSinkActivities(deps: {
     const classified = records.map((r) =>
       classifyRecord(input.table, input.topic, input.partition, r),
     );
-    result.skipped += classified[0]!.offset - from;
+    const first = classified[0]!.offset;
+    if (first > from) result.skipped += await lostToRetention(input, from, first, ctx);
     let cursor = from;
     let i = 0;
     while (i < classified.length) {
       while (i < classified.length && classified[i]!.offset < cursor) i++;
       if (i >= classified.length) break;
       const { segment, next } = takeSegment(classified, i);
-      const written = await writeSegment(input, segment);
+      // A large object can take longer to upload than the heartbeat timeout: beat on a clock
+      // during the write, with the last durable checkpoint (never the object in flight).
+      const durable = checkpointOf(cursor, result);
+      const written = await withHeartbeatClock(
+        () => durable,
+        () => writeSegment(input, segment),
+      );
       if (written.adopted) result.objectsAdopted++;
       else result.objectsWritten++;
       if (result.sampleKeys.length < 5) result.sampleKeys.push(written.key);
@@ -226,6 +286,7 @@ export function createSinkActivities(deps: {
         objectsWritten: result.objectsWritten,
         objectsAdopted: result.objectsAdopted,
         bytesWritten: result.bytesWritten,
+        skipped: result.skipped,
       };
       ctx.heartbeat(progress);
     }
@@ -265,7 +326,7 @@ export function createSinkActivities(deps: {
         objectsWritten: checkpoint?.objectsWritten ?? 0,
         objectsAdopted: checkpoint?.objectsAdopted ?? 0,
         bytesWritten: checkpoint?.bytesWritten ?? 0,
-        skipped: 0,
+        skipped: checkpoint?.skipped ?? 0,
         sampleKeys: [],
       };
       // Batch after batch while a backlog lasts, within a time budget: fewer round trips to

@@ -16,6 +16,8 @@ export const partitionLedgerSchema = z.object({
   recordsWritten: z.int().min(0).default(0),
   objectsWritten: z.int().min(0).default(0),
   quarantined: z.int().min(0).default(0),
+  /** Offsets retention deleted before the sink read them: never in the raw zone. */
+  lostToRetention: z.int().min(0).default(0),
   lastFlushAt: z.string().nullable().default(null),
 });
 export type PartitionLedger = z.infer<typeof partitionLedgerSchema>;

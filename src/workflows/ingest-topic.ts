@@ -38,7 +38,18 @@ export interface IngestProgress {
   topic: string;
   bucket: string;
   partitions: PartitionProgress[];
-  totals: { lag: number; recordsWritten: number; objectsWritten: number; quarantined: number };
+  totals: {
+    lag: number;
+    recordsWritten: number;
+    objectsWritten: number;
+    quarantined: number;
+    lostToRetention: number;
+  };
+  /**
+   * Partitions whose Kafka group offset differed from the carried ledger when this run began
+   * (someone reset the group): reported, never followed; the ledger is the source of truth.
+   */
+  groupDifferences?: { partition: number; ledgerOffset: number; groupOffset: number }[];
   /** Runs of this workflow so far (continue-as-new), counting this one. */
   run: number;
 }
@@ -85,6 +96,7 @@ export async function ingestTopic(rawInput: IngestTopicInput): Promise<IngestTop
 
   // Handlers first: a query that arrives while prepareIngest runs must find them.
   const ledger = new Map<number, PartitionLedger>();
+  const groupDifferences: NonNullable<IngestProgress['groupDifferences']> = [];
   const force = new Set<number>();
   let stopRequested = false;
   const progress = (): IngestProgress => {
@@ -105,7 +117,9 @@ export async function ingestTopic(rawInput: IngestTopicInput): Promise<IngestTop
         recordsWritten: sum((r) => r.recordsWritten),
         objectsWritten: sum((r) => r.objectsWritten),
         quarantined: sum((r) => r.quarantined),
+        lostToRetention: sum((r) => r.lostToRetention),
       },
+      ...(groupDifferences.length > 0 ? { groupDifferences } : {}),
       run,
     };
   };
@@ -122,15 +136,38 @@ export async function ingestTopic(rawInput: IngestTopicInput): Promise<IngestTop
     bucket: s.bucket,
     groupId,
   });
+  // patched: histories recorded before it followed the group whenever it was ahead.
+  const seedOnce = patched('group-offset-seeds-empty-ledger-only');
   for (let p = 0; p < partitions; p++) {
     const carried = s.ledger[String(p)];
-    const fromGroup = committed.find((c) => c.partition === p)?.offset ?? 0;
+    const fromGroup = committed.find((c) => c.partition === p)?.offset;
+    let nextOffset: number;
+    if (!seedOnce) nextOffset = Math.max(carried?.nextOffset ?? 0, fromGroup ?? 0);
+    else if (carried === undefined) nextOffset = fromGroup ?? 0;
+    else {
+      // A reset of the group (to latest, to a date) must not skip data silently: say so.
+      nextOffset = carried.nextOffset;
+      if (fromGroup !== undefined && fromGroup !== carried.nextOffset) {
+        groupDifferences.push({
+          partition: p,
+          ledgerOffset: carried.nextOffset,
+          groupOffset: fromGroup,
+        });
+        log.warn('the Kafka group offset differs from the ledger; the ledger is kept', {
+          topic: s.topic,
+          partition: p,
+          ledgerOffset: carried.nextOffset,
+          groupOffset: fromGroup,
+        });
+      }
+    }
     ledger.set(p, {
-      nextOffset: Math.max(carried?.nextOffset ?? 0, fromGroup),
+      nextOffset,
       highWatermark: carried?.highWatermark ?? 0,
       recordsWritten: carried?.recordsWritten ?? 0,
       objectsWritten: carried?.objectsWritten ?? 0,
       quarantined: carried?.quarantined ?? 0,
+      lostToRetention: carried?.lostToRetention ?? 0,
       lastFlushAt: carried?.lastFlushAt ?? null,
     });
   }
@@ -164,6 +201,15 @@ export async function ingestTopic(rawInput: IngestTopicInput): Promise<IngestTop
     // Monotonic: a stale result can never move the ledger backwards.
     l.nextOffset = Math.max(l.nextOffset, r.nextOffset);
     l.highWatermark = Math.max(r.highWatermark, l.nextOffset);
+    if (r.skipped > 0) {
+      l.lostToRetention += r.skipped;
+      log.warn('offsets lost to retention before the sink read them', {
+        topic: s.topic,
+        partition: p,
+        lost: r.skipped,
+        lostSoFar: l.lostToRetention,
+      });
+    }
     if (r.flushed) {
       l.recordsWritten += r.recordsWritten;
       l.objectsWritten += r.objectsWritten + r.objectsAdopted;
@@ -259,16 +305,27 @@ function renderDetails(p: IngestProgress): string {
   const header =
     `**${p.topic}** → s3://${p.bucket}/topics/${p.topic}/ · lag **${p.totals.lag}** · ` +
     `written ${p.totals.recordsWritten} records in ${p.totals.objectsWritten} objects · ` +
-    `quarantined ${p.totals.quarantined} · run ${p.run}\n\n`;
+    `quarantined ${p.totals.quarantined} · ` +
+    (p.totals.lostToRetention > 0
+      ? `**lost to retention ${p.totals.lostToRetention}** (deleted by Kafka before they were read) · `
+      : '') +
+    `run ${p.run}\n\n` +
+    (p.groupDifferences ?? [])
+      .map(
+        (d) =>
+          `⚠ partition ${d.partition}: the Kafka group says offset ${d.groupOffset}, the ledger ` +
+          `${d.ledgerOffset}; the ledger is kept (reset the ledger, not the group, to skip data)\n\n`,
+      )
+      .join('');
   const rows = p.partitions.map(
     (r) =>
       `| ${r.partition} | ${r.nextOffset} | ${r.highWatermark} | ${r.lag} | ${r.recordsWritten} | ` +
-      `${r.objectsWritten} | ${r.quarantined} | ${r.lastFlushAt ?? '-'} |`,
+      `${r.objectsWritten} | ${r.quarantined} | ${r.lostToRetention} | ${r.lastFlushAt ?? '-'} |`,
   );
   return (
     header +
-    '| partition | next offset | high watermark | lag | records | objects | quarantined | last flush |\n' +
-    '| --- | --- | --- | --- | --- | --- | --- | --- |\n' +
+    '| partition | next offset | high watermark | lag | records | objects | quarantined | lost to retention | last flush |\n' +
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n' +
     rows.join('\n')
   );
 }

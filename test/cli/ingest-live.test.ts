@@ -12,6 +12,7 @@ describe('ingest status: live figures', () => {
     recordsWritten: nextOffset,
     objectsWritten: 1,
     quarantined: 0,
+    lostToRetention: 0,
     lastFlushAt: null,
   });
   const progress: IngestProgress = {
@@ -21,7 +22,7 @@ describe('ingest status: live figures', () => {
     bucket: 'user-5eedcafe0001-bucket',
     // The workflow last saw high 10 on partition 0: 5 more records wait in an open batch.
     partitions: [ledger(0, 10, 10), ledger(1, 7, 7)],
-    totals: { lag: 0, recordsWritten: 17, objectsWritten: 2, quarantined: 0 },
+    totals: { lag: 0, recordsWritten: 17, objectsWritten: 2, quarantined: 0, lostToRetention: 0 },
     run: 1,
   };
 

@@ -7,6 +7,7 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
+import { createKafka } from '../../src/adapters/kafkajs-kafka';
 import { createSinkActivities, type SinkActivities } from '../../src/activities/sink-activities';
 import { bucketFor, topicFor } from '../../src/domain/tables';
 import { type KafkaPort, UnreadableRecordsError } from '../../src/ports/kafka';
@@ -332,5 +333,67 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
     const audit = await auditRawZone(adapters.store, bucket, topic, 'pin', new Map([[0, 10]]));
     assert.deepEqual(audit.problems, []);
     assert.equal(audit.byOffset.size, 10);
+  });
+
+  it('keeps its ledger when the Kafka group is reset, and says so', async () => {
+    const { pipelineId, topic, bucket } = await pipeline(1);
+    await producePins(adapters.kafka, topic, { start: 0, count: 20, partitions: 1 });
+    // Offsets 0-4 were written by an earlier run (its carried ledger says so); then someone
+    // ran `kafka-consumer-groups --reset-offsets --to-offset 15` on the sink's group.
+    await adapters.kafka.commitGroupOffsets(ingestGroupId(topic), topic, [
+      { partition: 0, offset: 15 },
+    ]);
+    const ledger = { '0': { nextOffset: 5, highWatermark: 5 } };
+    const progress = await withWorker(createSinkActivities(adapters), async (taskQueue) => {
+      const handle = await env.client.workflow.start(ingestTopic, {
+        taskQueue,
+        workflowId: `ingest-${pipelineId}-pin`,
+        args: [{ pipelineId, table: 'pin', rotateIntervalMs: 300, idlePollMs: 100, ledger }],
+      });
+      const p = await waitFor(handle, (x) => x.totals.recordsWritten === 15 && x.totals.lag === 0);
+      const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      assert.match(
+        String(meta.currentDetails),
+        /partition 0: the Kafka group says offset 15, the ledger 5; the ledger is kept/,
+      );
+      await handle.signal(stopSignal);
+      await handle.result();
+      return p;
+    });
+    assert.deepEqual(progress.groupDifferences, [
+      { partition: 0, ledgerOffset: 5, groupOffset: 15 },
+    ]);
+    // 5..19 written: nothing between the ledger and the group's offset was skipped.
+    const audit = await auditRawZone(adapters.store, bucket, topic, 'pin', new Map([[0, 20]]));
+    assert.equal(audit.byOffset.size, 15);
+    assert.ok([...audit.byOffset.keys()].every((k) => Number(k.split(':')[1]) >= 5));
+  });
+
+  it('counts, shows and keeps the offsets retention deleted before they were read', async () => {
+    const { pipelineId, topic } = await pipeline(1);
+    await producePins(adapters.kafka, topic, { start: 0, count: 30, partitions: 1 });
+    const admin = createKafka(stackConfig().kafka).admin();
+    await admin.connect();
+    try {
+      await admin.fetchTopicMetadata({ topics: [topic] }); // deleteTopicRecords needs it loaded
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '12' }] });
+    } finally {
+      await admin.disconnect();
+    }
+    const progress = await withWorker(createSinkActivities(adapters), async (taskQueue) => {
+      const handle = await env.client.workflow.start(ingestTopic, {
+        taskQueue,
+        workflowId: `ingest-${pipelineId}-pin`,
+        args: [{ pipelineId, table: 'pin', rotateIntervalMs: 300, idlePollMs: 100 }],
+      });
+      await waitFor(handle, (x) => x.totals.recordsWritten === 18 && x.totals.lag === 0);
+      const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      assert.match(String(meta.currentDetails), /\*\*lost to retention 12\*\*/);
+      await handle.signal(stopSignal);
+      return handle.result();
+    });
+    assert.equal(progress.totals.lostToRetention, 12);
+    assert.equal(progress.partitions[0]?.lostToRetention, 12);
+    assert.equal(progress.partitions[0]?.nextOffset, 30);
   });
 });

@@ -127,11 +127,20 @@ function statusText(t: TableStatus): string {
     : p
       ? `lag ${p.totals.lag} (workflow's; live: ${t.liveError})`
       : `live: ${t.liveError}`;
+  // Results of runs from before the count existed have none: 0.
+  const lost = p?.totals.lostToRetention ?? 0;
   const counts = p
-    ? ` · ${p.totals.recordsWritten} records in ${p.totals.objectsWritten} objects · ${p.totals.quarantined} quarantined`
+    ? ` · ${p.totals.recordsWritten} records in ${p.totals.objectsWritten} objects · ${p.totals.quarantined} quarantined` +
+      (lost > 0 ? ` · ${lost} LOST to retention (deleted by Kafka before they were read)` : '')
     : '';
   const lines = [`${t.table}: ${t.status} · ${lag}${counts}`];
   if (t.failure) lines.push(`  failed: ${t.failure}`);
+  for (const d of p?.groupDifferences ?? []) {
+    lines.push(
+      `  partition ${d.partition}: the Kafka group says offset ${d.groupOffset}, the ledger ` +
+        `${d.ledgerOffset}; the ledger is kept`,
+    );
+  }
   const partitions = new Set([
     ...(p?.partitions ?? []).map((r) => r.partition),
     ...(live?.partitions ?? []).map((r) => r.partition),
@@ -147,7 +156,9 @@ function statusText(t: TableStatus): string {
         ? `next ${r.nextOffset} / workflow's high ${r.highWatermark} (lag ${r.lag})`
         : '';
     const counts = r
-      ? `, ${r.recordsWritten} records, ${r.objectsWritten} objects, ${r.quarantined} quarantined, last flush ${r.lastFlushAt ?? '-'}`
+      ? `, ${r.recordsWritten} records, ${r.objectsWritten} objects, ${r.quarantined} quarantined` +
+        ((r.lostToRetention ?? 0) > 0 ? `, ${r.lostToRetention} lost to retention` : '') +
+        `, last flush ${r.lastFlushAt ?? '-'}`
       : '';
     lines.push(`  partition ${n}: ${offsets}${counts}`);
   }
