@@ -103,6 +103,19 @@ interface SinkCheckpoint {
   skipped: number;
 }
 
+/** The checkpoint an attempt reports: everything below `nextOffset` is durable. */
+function checkpointOf(nextOffset: number, result: SinkBatchResult): SinkCheckpoint {
+  return {
+    nextOffset,
+    recordsWritten: result.recordsWritten,
+    quarantined: result.quarantined,
+    objectsWritten: result.objectsWritten,
+    objectsAdopted: result.objectsAdopted,
+    bytesWritten: result.bytesWritten,
+    skipped: result.skipped,
+  };
+}
+
 function lastCheckpoint(fromOffset: number): SinkCheckpoint | undefined {
   const details = Context.current().info.heartbeatDetails as Partial<SinkCheckpoint> | undefined;
   if (typeof details?.nextOffset !== 'number' || details.nextOffset <= fromOffset) return undefined;
@@ -279,16 +292,7 @@ export function createSinkActivities(deps: {
       result.bytesWritten += written.bytes;
       cursor = written.next;
       i = next;
-      const progress: SinkCheckpoint = {
-        nextOffset: cursor,
-        recordsWritten: result.recordsWritten,
-        quarantined: result.quarantined,
-        objectsWritten: result.objectsWritten,
-        objectsAdopted: result.objectsAdopted,
-        bytesWritten: result.bytesWritten,
-        skipped: result.skipped,
-      };
-      ctx.heartbeat(progress);
+      ctx.heartbeat(checkpointOf(cursor, result));
     }
     return cursor;
   }

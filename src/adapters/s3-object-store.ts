@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import {
@@ -18,6 +19,12 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import type { AwsConfig } from '../config';
+import {
+  CONDITIONAL_WRITE_PROBE_PREFIX,
+  classifyConditionalWriteProbe,
+  type ConditionalWriteVerdict,
+  type ProbeAnswer,
+} from '../domain/conditional-writes';
 import type {
   BucketSecurity,
   BucketSecurityWanted,
@@ -60,7 +67,10 @@ function isNotFound(err: unknown): boolean {
   return status(err) === 404 || name === 'NotFound' || name === 'NoSuchKey';
 }
 
-/** S3 answers 412 when the key exists; 409 when a concurrent conditional write is in flight. */
+/**
+ * S3 answers 412 when the key exists; 409 when a concurrent conditional write is in flight (the
+ * object may not be there yet: the caller looks, and tries again later if it is not).
+ */
 function isAlreadyExists(err: unknown): boolean {
   const name = errorName(err);
   return (
@@ -70,8 +80,37 @@ function isAlreadyExists(err: unknown): boolean {
   );
 }
 
+/** Each request of the conditional-write probe: a worker start must not hang on a dead server. */
+const PROBE_REQUEST_TIMEOUT_MS = 10_000;
+
+/** How a failed request reads in a probe verdict: status, S3 error code, message. */
+function probeAnswerOf(err: unknown): ProbeAnswer {
+  const httpStatus = status(err);
+  const e = err as { name?: string; code?: string; message?: string } | undefined;
+  // Without an HTTP status it is a network error: its code (ECONNREFUSED) says more than its name.
+  const code = httpStatus === undefined ? (e?.code ?? e?.name) : e?.name;
+  return {
+    ...(httpStatus !== undefined ? { status: httpStatus } : {}),
+    ...(code ? { code } : {}),
+    ...(e?.message ? { message: e.message } : {}),
+  };
+}
+
 export class S3ObjectStore implements ObjectStore {
   constructor(private readonly s3: S3Client) {}
+
+  /** The endpoint as a person knows it: the configured URL, else AWS S3 in its region. */
+  private async endpointName(): Promise<string> {
+    const custom = await this.s3.config.endpoint?.();
+    if (custom) {
+      const port = custom.port ? `:${custom.port}` : '';
+      return `${custom.protocol}//${custom.hostname}${port}${custom.path ?? ''}`.replace(
+        /\/+$/,
+        '',
+      );
+    }
+    return `AWS S3 (${await this.s3.config.region()})`;
+  }
 
   async bucketExists(bucket: string): Promise<boolean> {
     try {
@@ -113,6 +152,43 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       if (isAlreadyExists(err)) return { status: 'exists' };
       throw err;
+    }
+  }
+
+  async probeConditionalWrites(bucket: string): Promise<ConditionalWriteVerdict> {
+    const endpoint = await this.endpointName();
+    const key = `${CONDITIONAL_WRITE_PROBE_PREFIX}${randomUUID()}`;
+    const conditionalPut = async (body: string): Promise<ProbeAnswer> => {
+      try {
+        const out = await this.s3.send(
+          new PutObjectCommand({
+            ...this.putParams({ bucket, key, body, contentType: 'text/plain; charset=utf-8' }),
+            IfNoneMatch: '*',
+          }),
+          { abortSignal: AbortSignal.timeout(PROBE_REQUEST_TIMEOUT_MS) },
+        );
+        return { status: out.$metadata.httpStatusCode ?? 200 };
+      } catch (err) {
+        return probeAnswerOf(err);
+      }
+    };
+    try {
+      const first = await conditionalPut('pinpipe conditional-write probe: first write\n');
+      const written = first.code === undefined && first.status !== undefined;
+      const second = written
+        ? await conditionalPut('pinpipe conditional-write probe: second write (must be refused)\n')
+        : undefined;
+      return classifyConditionalWriteProbe({
+        endpoint,
+        bucket,
+        key,
+        first,
+        ...(second ? { second } : {}),
+      });
+    } finally {
+      // The probe leaves nothing behind; a delete that fails leaves one tiny object under
+      // _pinpipe/probe/, which teardown --delete-data removes with the rest.
+      await this.delete({ bucket, key }).catch(() => undefined);
     }
   }
 

@@ -1,3 +1,5 @@
+import type { ConditionalWriteVerdict } from '../domain/conditional-writes';
+
 /** The object store as the activities see it: S3 semantics, nothing SDK-specific. */
 
 export interface ObjectInfo {
@@ -35,8 +37,17 @@ export interface ObjectStore {
   bucketExists(bucket: string): Promise<boolean>;
   /** Deletes an empty bucket; missing is fine. */
   deleteBucket(bucket: string): Promise<void>;
-  /** Writes with `If-None-Match: *`: never replaces an existing object. */
+  /**
+   * Writes with `If-None-Match: *`: never replaces an existing object, on a server that honours
+   * the header (probeConditionalWrites proves it does; a server that ignores it replaces).
+   */
   putIfAbsent(input: PutObjectInput): Promise<PutIfAbsentResult>;
+  /**
+   * Proves the server honours `If-None-Match: *` in this bucket: writes a new object under
+   * `_pinpipe/probe/` twice, conditionally (the second must be refused), then deletes it.
+   * Never throws: an unreachable server is the verdict `error`.
+   */
+  probeConditionalWrites(bucket: string): Promise<ConditionalWriteVerdict>;
   /** Unconditional write (manifests, the commit points that are meant to be swapped). */
   put(input: PutObjectInput): Promise<{ etag?: string }>;
   /** Unconditional write of a local file, streamed (never held in memory whole). */
