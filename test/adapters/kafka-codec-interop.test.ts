@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { compressionsAlgorithms } from '@platformatic/kafka';
-import { type Codec, kafkajsCompression } from '../../src/adapters/kafka-codecs';
+import {
+  type Codec,
+  DEFAULT_MAX_BATCH_BYTES,
+  installKafkaCodecs,
+  kafkajsCompression,
+} from '../../src/adapters/kafka-codecs';
 import { createKafka, KafkajsKafka } from '../../src/adapters/kafkajs-kafka';
 import { PlatformaticReader } from '../../src/adapters/platformatic-reader';
 import { COMPRESSIONS, type Compression } from '../../src/kafka-settings';
-import type { ConsumedRecord } from '../../src/ports/kafka';
+import { type ConsumedRecord, UnreadableRecordsError } from '../../src/ports/kafka';
 import { kafkaJavaValue, runKafkaJava } from '../helpers/java-kafka';
 import { stackConfig, uniqueName } from '../helpers/stack';
 
@@ -177,5 +182,57 @@ describe('Kafka codecs between pinpipe and other clients (local broker)', functi
         assert.deepEqual(got, expected, codec);
       }
     });
+  });
+  describe('the cap, through the reader', () => {
+    afterEach(() => installKafkaCodecs({ maxBatchBytes: DEFAULT_MAX_BATCH_BYTES }));
+
+    for (const codec of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
+      it(`reports a ${codec} batch over the cap as unreadable, at its offset`, async () => {
+        // Five records uncompressed, then one batch of ~300 KB: over a cap of 64 KiB.
+        const name = uniqueName(`codec-cap-${codec}`);
+        await createTopics([name]);
+        const producer = kafka.producer();
+        await producer.connect();
+        try {
+          const small = Array.from({ length: 5 }, (_, i) => ({
+            partition: 0,
+            value: `small-${i}`,
+          }));
+          await producer.send({ topic: name, messages: small });
+          await producer.send({
+            topic: name,
+            compression: kafkajsCompression(codec),
+            messages: Array.from({ length: 300 }, (_, i) => ({
+              partition: 0,
+              value: kafkaJavaValue(codec, i).padEnd(1000, '.'),
+            })),
+          });
+        } finally {
+          await producer.disconnect();
+        }
+        installKafkaCodecs({ maxBatchBytes: 64 * 1024 });
+        const capped = new PlatformaticReader({ brokers: config.brokers, clientId: 'codec-cap' });
+        try {
+          await assert.rejects(
+            capped.readPartition({
+              topic: name,
+              partition: 0,
+              fromOffset: 3,
+              maxRecords: 1000,
+              maxWaitMs: 5_000,
+              untilCaughtUp: true,
+            }),
+            (err: unknown) => {
+              assert.ok(err instanceof UnreadableRecordsError, String(err));
+              assert.deepEqual([err.topic, err.partition, err.offset], [name, 0, 5]);
+              assert.match(err.message, new RegExp(`${codec} batch .*past the cap of 65536 bytes`));
+              return true;
+            },
+          );
+        } finally {
+          await capped.close();
+        }
+      });
+    }
   });
 });
