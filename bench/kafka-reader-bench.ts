@@ -11,8 +11,8 @@ import { writeBenchResult, numberOption } from './bench-context';
  * The sink's partition reader, measured (issue: a maintained Kafka client on the read path).
  * One backlog of pins in a fresh topic, then in the same run, each in a fresh process of its own
  * (so each has its own heap and peak RSS): (a) a plain kafkajs consumer reading everything, the
- * baseline, as bench/ingest-bench.ts runs it; (b) today's reader, KafkajsKafka.readPartition
- * (kafka-wire/); (c) PlatformaticReader.readPartition (@platformatic/kafka). (b) and (c) read
+ * baseline, as bench/ingest-bench.ts runs it; (b) the sink's port, KafkajsKafka.readPartition
+ * (PlatformaticReader behind it); (c) PlatformaticReader.readPartition alone. (b) and (c) read
  * every partition at once from offset 0 to the end with the sink's budgets. Figures are records/s
  * and ratios to the same run's baseline (these machines are shared); the order rotates per run.
  *
@@ -27,7 +27,7 @@ type Mode = 'plain' | 'kafkajs-reader' | 'platformatic-reader' | 'platformatic-c
 
 const LABELS: Record<Mode, string> = {
   plain: '(a) plain kafkajs consumer',
-  'kafkajs-reader': '(b) KafkajsKafka.readPartition (kafka-wire)',
+  'kafkajs-reader': '(b) KafkajsKafka.readPartition (the port)',
   'platformatic-reader': '(c) PlatformaticReader.readPartition',
   'platformatic-chunked': "(c') PlatformaticReader, responses not copied",
 };

@@ -12,7 +12,9 @@ import { parseNightlyOptions, REFERENCE, type NightlyOptions } from './nightly-o
 import { runNightly, type NightlyOutcome } from './nightly-run';
 import { printSizeSummary, printRunSummary } from './nightly-summary';
 import { runPlainBaseline, type Baseline } from './plain-clean-baseline';
-import { downloadRawDay, dropBucket, seedRawDay, type RawDay } from './raw-day';
+import { downloadRawDay, dropBucket, rawDayUrls, seedRawDay, type RawDay } from './raw-day';
+import { duckDbS3OptionsFrom } from '../src/activities/analytics-activities';
+import type { Config } from '../src/config';
 
 /**
  * The nightly bench (issue 5). Per size: a raw day seeded straight into S3 (objects of
@@ -32,18 +34,28 @@ export interface SizeResult {
   baseline: Baseline;
   /** Measured with the hog paused (SIGSTOP); absent with --no-hog, where baseline is quiet. */
   quietBaseline?: Baseline;
+  /** The same statement reading the objects from S3 in place (httpfs), beside the hog. */
+  s3Baseline: Baseline;
   nightlies: NightlyOutcome[];
 }
 
-async function measureBaseline(ctx: { adapters: Adapters }, raw: RawDay, hog?: CpuHog) {
+async function measureBaseline(
+  ctx: { adapters: Adapters; config: Config },
+  raw: RawDay,
+  hog?: CpuHog,
+) {
   const dir = await mkdtemp(path.join(tmpdir(), 'pinpipe-bench-baseline-'));
   try {
     const files = await downloadRawDay(ctx.adapters.store, raw, dir, 8);
     const baseline = await runPlainBaseline(files, raw.events, dir);
-    if (!hog) return { baseline };
+    const urls = await rawDayUrls(ctx.adapters.store, raw);
+    const s3 = { s3: duckDbS3OptionsFrom(ctx.config) };
+    const s3Baseline = await runPlainBaseline(urls, raw.events, dir, s3);
+    if (!hog) return { baseline, s3Baseline };
     hog.pause();
     try {
-      return { baseline, quietBaseline: await runPlainBaseline(files, raw.events, dir) };
+      const quietBaseline = await runPlainBaseline(files, raw.events, dir);
+      return { baseline, s3Baseline, quietBaseline };
     } finally {
       hog.resume();
     }
@@ -53,7 +65,7 @@ async function measureBaseline(ctx: { adapters: Adapters }, raw: RawDay, hog?: C
 }
 
 async function runSize(
-  ctx: { adapters: Adapters; client: Client },
+  ctx: { adapters: Adapters; client: Client; config: Config },
   o: NightlyOptions,
   events: number,
   pipelineId: string,
@@ -83,7 +95,7 @@ async function runSize(
       ...(o.cleaning && { cleaning: o.cleaning }),
     });
     result.nightlies.push(run);
-    printRunSummary(run, result.baseline, result.quietBaseline);
+    printRunSummary(run, result.baseline, result.quietBaseline, result.s3Baseline);
   }
   return result;
 }

@@ -17,15 +17,20 @@ const kb = (n: number) => `${(n / 1024).toFixed(1)} kB`;
 const mb = (n: number) => `${n.toFixed(0)} MB`;
 const maxOf = (xs: number[]) => Math.max(0, ...xs);
 
-export function printRunSummary(run: NightlyOutcome, base: Baseline, quiet?: Baseline): void {
+export function printRunSummary(
+  run: NightlyOutcome,
+  base: Baseline,
+  quiet?: Baseline,
+  s3?: Baseline,
+): void {
   if (!run.ok) {
     console.log(`    FAILED on ${run.workers} worker(s), ${run.workflowId}: ${run.error}`);
     for (const line of run.seen) console.log(`      ${line.replaceAll('\n', '\n      ')}`);
     return;
   }
-  const vsQuiet = quiet
-    ? `; ${x2(run.cleaningRowsPerSec / quiet.rowsPerSec)} the quiet baseline`
-    : '';
+  const vsQuiet =
+    (quiet ? `; ${x2(run.cleaningRowsPerSec / quiet.rowsPerSec)} the quiet baseline` : '') +
+    (s3 ? `; ${x2(run.cleaningRowsPerSec / s3.rowsPerSec)} the baseline reading S3` : '');
   console.log(
     `    ${run.workers} worker(s): nightly wall ${s1(run.wallSeconds)} (to the last commit ${s1(run.cleaningSeconds)}, ` +
       `analytics ${s1(run.analyticsSeconds)}); cleaning ${int(run.cleaningRowsPerSec)} rows/s = ` +
@@ -67,7 +72,10 @@ export function printSizeSummary(sizes: SizeResult[], o: NightlyOptions, hog?: s
     );
     if (s.quietBaseline) console.log(`  baseline, hog paused: ${baselineLine(s.quietBaseline)}`);
     console.log(
-      '  workers | nightly wall | to last commit | cleaning rows/s | × baseline | × quiet | largest history | peak RSS',
+      `  baseline reading the objects from S3 in place (httpfs${hog ? ', beside the hog' : ''}): ${baselineLine(s.s3Baseline)}`,
+    );
+    console.log(
+      '  workers | nightly wall | to last commit | cleaning rows/s | × baseline | × quiet | × S3 baseline | largest history | peak RSS',
     );
     const quiet = (r: NightlyFigures) =>
       s.quietBaseline ? x2(r.cleaningRowsPerSec / s.quietBaseline.rowsPerSec) : '-';
@@ -79,13 +87,14 @@ export function printSizeSummary(sizes: SizeResult[], o: NightlyOptions, hog?: s
       console.log(
         `  ${String(r.workers).padEnd(7)} | ${s1(r.wallSeconds).padEnd(12)} | ${s1(r.cleaningSeconds).padEnd(14)} | ` +
           `${int(r.cleaningRowsPerSec).padEnd(15)} | ${x2(r.cleaningRowsPerSec / s.baseline.rowsPerSec).padEnd(10)} | ` +
-          `${quiet(r).padEnd(7)} | ` +
+          `${quiet(r).padEnd(7)} | ${x2(r.cleaningRowsPerSec / s.s3Baseline.rowsPerSec).padEnd(13)} | ` +
           `${kb(r.largestHistory.bytes).padEnd(15)} | ${mb(maxOf(r.peakRssMb))}`,
       );
     }
     console.log(
       `  (× baseline: cleaning rows/s over the baseline's${hog ? ' beside the hog' : ''}, target >= ${TARGET_BASELINE_SHARE}` +
-        `${s.quietBaseline ? '; × quiet: over the baseline with the hog paused' : ''})`,
+        `${s.quietBaseline ? '; × quiet: over the baseline with the hog paused' : ''}` +
+        '; × S3 baseline: over the same statement reading the objects from S3)',
     );
     const runs = ok(s.nightlies);
     const one = runs.find((r) => r.workers === 1);
@@ -101,12 +110,14 @@ export function printSizeSummary(sizes: SizeResult[], o: NightlyOptions, hog?: s
       events: s.events,
       baselineRowsPerSec: s.baseline.rowsPerSec,
       quietBaselineRowsPerSec: s.quietBaseline?.rowsPerSec,
+      s3BaselineRowsPerSec: s.s3Baseline.rowsPerSec,
       runs: runs.map((r) => ({
         workers: r.workers,
         wallSeconds: r.wallSeconds,
         cleaningSeconds: r.cleaningSeconds,
         shareOfBaseline: r.cleaningRowsPerSec / s.baseline.rowsPerSec,
         shareOfQuietBaseline: s.quietBaseline && r.cleaningRowsPerSec / s.quietBaseline.rowsPerSec,
+        shareOfS3Baseline: r.cleaningRowsPerSec / s.s3Baseline.rowsPerSec,
         largestHistoryBytes: r.largestHistory.bytes,
         peakRssMb: maxOf(r.peakRssMb),
       })),

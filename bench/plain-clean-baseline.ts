@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { openDuckDb } from '../src/analytics/duckdb-session';
+import { openDuckDb, type DuckDbS3Options } from '../src/analytics/duckdb-session';
 import { quoteString } from '../src/analytics/sql-text';
 import {
   NO_DESCRIPTION,
@@ -86,19 +86,26 @@ export type Baseline = Record<Table, BaselineTable> & {
 };
 
 /**
- * Times each table's statement over files already on local disk (the download is not timed).
- * DuckDB gets every core and the same 1 GiB the worker is held to; one fresh database per table
- * so no table benefits from another's warm buffers.
+ * Times each table's statement over files already on local disk (the download is not timed),
+ * or, given `s3`, over the same objects read in place from S3 with DuckDB's httpfs (the transfer
+ * the nightly cannot avoid is then timed too). DuckDB gets every core and the same 1 GiB the
+ * worker is held to; one fresh database per table so no table benefits from another's warm
+ * buffers.
  */
 export async function runPlainBaseline(
   files: Record<Table, string[]>,
   rawRecords: number,
   scratch: string,
-  memoryLimit = '1GB',
+  o: { memoryLimit?: string; s3?: DuckDbS3Options } = {},
 ): Promise<Baseline> {
+  const memoryLimit = o.memoryLimit ?? '1GB';
   const out = {} as Record<Table, BaselineTable>;
   for (const table of TABLES) {
-    const db = await openDuckDb({ memoryLimit, tempDirectory: path.join(scratch, 'duckdb.tmp') });
+    const db = await openDuckDb({
+      memoryLimit,
+      tempDirectory: path.join(scratch, 'duckdb.tmp'),
+      ...(o.s3 ? { s3: o.s3 } : {}),
+    });
     try {
       const sql = plainCleanSql(table, files[table], path.join(scratch, `${table}.parquet`));
       const start = performance.now();

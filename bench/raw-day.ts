@@ -100,6 +100,21 @@ export async function seedRawDay(
   return { pipelineId: o.pipelineId, bucket, day: o.day, events: o.events, objects, bytes };
 }
 
+/** Every raw object of the day, per table, as `s3://bucket/key` URLs (for DuckDB's httpfs). */
+export async function rawDayUrls(
+  store: ObjectStore,
+  raw: RawDay,
+): Promise<Record<Table, string[]>> {
+  const urls: Record<Table, string[]> = { pin: [], geo: [], user: [] };
+  for (const table of TABLES) {
+    const prefix = rawDayPrefix(topicFor(raw.pipelineId, table), raw.day);
+    for await (const o of store.list({ bucket: raw.bucket, prefix })) {
+      urls[table].push(`s3://${raw.bucket}/${o.key}`);
+    }
+  }
+  return urls;
+}
+
 /** Every raw object of the day, per table, as local files under `dir/<table>/`. */
 export async function downloadRawDay(
   store: ObjectStore,
