@@ -127,6 +127,29 @@ export const envSchema = z.object({
     .string()
     .regex(/^[0-9a-f]{12}$/, 'expected 12 lowercase hex characters, e.g. 5eedcafe0001')
     .default('5eedcafe0001'),
+  /**
+   * The pipelines the ingest API serves; a topic of any other answers 404. Unset: only
+   * PINPIPE_PIPELINE_ID.
+   */
+  PINPIPE_API_PIPELINES: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .transform((value) => [...new Set(value.split(',').map((id) => id.trim()))])
+      .superRefine((ids, ctx) => {
+        const bad = ids.filter((id) => !/^[0-9a-f]{12}$/.test(id));
+        if (bad.length > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              `not a pipeline id: ${bad.map((id) => JSON.stringify(id)).join(', ')}; expected a ` +
+              'comma-separated list of pipeline ids, 12 lowercase hex characters each, e.g. ' +
+              '5eedcafe0001,0a1b2c3d4e5f (or unset to serve PINPIPE_PIPELINE_ID only)',
+          });
+        }
+      })
+      .optional(),
+  ),
   PINPIPE_API_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(8).optional()),
   PINPIPE_API_PORT: port.default(8082),
   /** 127.0.0.1 locally; 0.0.0.0 on the EC2 client host, behind its security group. */
@@ -160,7 +183,8 @@ export interface Config {
   kafka: KafkaSettings;
   aws: AwsConfig;
   pipelineId: string;
-  api: { port: number; host: string; token?: string };
+  /** `pipelines`: the pipeline ids the ingest API serves (PINPIPE_API_PIPELINES). */
+  api: { port: number; host: string; token?: string; pipelines: string[] };
   metrics: { port: number };
   /** Unset httpfsExtension: `LOAD httpfs` from DuckDB's extension directory. */
   duckdb: { httpfsExtension?: string };
@@ -244,6 +268,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: e.PINPIPE_API_PORT,
       host: e.PINPIPE_API_HOST,
       ...(e.PINPIPE_API_TOKEN ? { token: e.PINPIPE_API_TOKEN } : {}),
+      pipelines: e.PINPIPE_API_PIPELINES ?? [e.PINPIPE_PIPELINE_ID],
     },
     metrics: { port: e.PINPIPE_METRICS_PORT },
     duckdb: e.PINPIPE_DUCKDB_HTTPFS ? { httpfsExtension: e.PINPIPE_DUCKDB_HTTPFS } : {},

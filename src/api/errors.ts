@@ -15,7 +15,10 @@ export const ErrorCode = {
   unsupportedMediaType: 415,
   unprocessable: 422,
   internal: 500,
+  /** Kafka failed before any record of the request was sent: nothing produced, retry is safe. */
   kafkaUnavailable: 50301,
+  /** The records were handed to Kafka and what became of them is not known. */
+  produceOutcomeUnknown: 50401,
 } as const;
 
 /** Per-record codes in `offsets` entries, as the proxy uses them. */
@@ -41,8 +44,13 @@ export class ApiError extends Error {
   }
 }
 
-export function topicNotFound(topic: string): ApiError {
-  return new ApiError(404, ErrorCode.topicNotFound, `Topic ${topic} not found`);
+/** `hint` follows the proxy's message, for topics this API does not serve. */
+export function topicNotFound(topic: string, hint?: string): ApiError {
+  return new ApiError(
+    404,
+    ErrorCode.topicNotFound,
+    `Topic ${topic} not found${hint ? `: ${hint}` : ''}`,
+  );
 }
 
 export function kafkaUnavailable(detail: string): ApiError {
@@ -51,6 +59,23 @@ export function kafkaUnavailable(detail: string): ApiError {
     ErrorCode.kafkaUnavailable,
     `Kafka is unavailable, retry later: ${detail}`,
     { 'retry-after': '1' },
+  );
+}
+
+/** The first words of every 504 50401 message; clients and tests match on them. */
+export const OUTCOME_UNKNOWN_MESSAGE =
+  'the outcome of this produce is unknown: the records may or may not be in Kafka; retrying may duplicate them';
+
+/**
+ * A produce whose records reached the producer and whose outcome is not known (the API's deadline
+ * passed first, or the send failed after records may have been written). 504 like a gateway
+ * whose upstream did not answer in time; no Retry-After: whether to retry is the client's call.
+ */
+export function produceOutcomeUnknown(detail: string): ApiError {
+  return new ApiError(
+    504,
+    ErrorCode.produceOutcomeUnknown,
+    `${OUTCOME_UNKNOWN_MESSAGE} (${detail})`,
   );
 }
 

@@ -1,8 +1,11 @@
+import { InexactNumber } from './json-numbers';
+
 /**
  * Checks a decoded JSON value before it is re-serialised for Kafka. JSON.parse accepts any
  * nesting, but JSON.stringify recurses and would overflow the stack on a hostile body; integers
- * beyond 2^53 were already rounded by JSON.parse, so storing them would alter the record.
- * Returns the problem (with the path inside the value) or undefined. Iterative on purpose.
+ * beyond 2^53 were already rounded by JSON.parse, and any other number a float cannot hold
+ * exactly arrives as an InexactNumber (request-body.ts), so storing either would alter the
+ * record. Returns the problem (with the path inside the value) or undefined. Iterative on purpose.
  */
 export const MAX_JSON_DEPTH = 64;
 
@@ -21,7 +24,7 @@ function isPlainSafe(value: unknown, maxDepth: number): boolean {
     if (typeof v === 'number') {
       if (Number.isInteger(v) && !Number.isSafeInteger(v)) return false;
     } else if (v !== null && typeof v === 'object') {
-      if (depth >= maxDepth) return false;
+      if (v instanceof InexactNumber || depth >= maxDepth) return false;
       const children = Array.isArray(v) ? (v as unknown[]) : Object.values(v);
       for (const child of children) {
         if (child !== null && typeof child === 'object') {
@@ -49,6 +52,8 @@ function describeProblem(value: unknown, maxDepth: number): string | undefined {
       if (!Number.isSafeInteger(item.value)) {
         return `${at}: integer beyond ±(2^53-1) cannot be stored exactly; send it as a string`;
       }
+    } else if (item.value instanceof InexactNumber) {
+      return `${at}: ${item.value.reason}`;
     } else if (item.value !== null && typeof item.value === 'object') {
       if (item.depth >= maxDepth) return `${at}: nested deeper than ${maxDepth} levels`;
       const entries = Array.isArray(item.value)

@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   const adapters = createAdapters(config);
   const api = createIngestServer({
     kafka: adapters.kafka,
+    pipelines: config.api.pipelines,
     ...(config.api.token ? { token: config.api.token } : {}),
     log: (line) => console.error(`pinpipe api: ${line}`),
   });
@@ -24,7 +25,8 @@ async function main(): Promise<void> {
   }
   console.log(
     `pinpipe api: listening on http://${address.address}:${address.port} ` +
-      `(Kafka ${config.kafka.brokers.join(',')}; auth ${config.api.token ? 'bearer token' : 'off'})`,
+      `(Kafka ${config.kafka.brokers.join(',')}; auth ${config.api.token ? 'bearer token' : 'off'}; ` +
+      `pipelines ${config.api.pipelines.join(',')})`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);

@@ -1,20 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseTopic } from '../domain/tables';
 import type { ProducedOffset } from '../ports/kafka';
-import { type ApiContext, kafkaCall } from './context';
+import { type ApiContext, kafkaCall, servedTopic } from './context';
 import {
   ApiError,
   ErrorCode,
   RecordErrorCode,
   kafkaUnavailable,
+  produceOutcomeUnknown,
   sendJson,
   topicNotFound,
 } from './errors';
-import { classifyKafkaError, type KafkaFailure } from './kafka-errors';
+import { classifyProduceFailure } from './kafka-errors';
 import { planRecords } from './record-plan';
 import { assertJsonContentType, decodeJson, readBody } from './request-body';
 import { parseProduceRequest } from './request-schema';
-import { TimeoutError, withTimeout } from './with-timeout';
+import { withTimeout } from './with-timeout';
 
 export interface OffsetEntry {
   partition: number | null;
@@ -26,8 +26,11 @@ export interface OffsetEntry {
 /**
  * `POST /topics/{topic}` (and `/topics/{topic}/partitions/{p}`): REST Proxy v2 produce.
  * Valid records are produced in one send; each invalid one gets its own error entry. The
- * answer is 200 only when every record has an entry saying what happened to it: when Kafka
- * fails, the whole request fails with a retriable 503 instead.
+ * answer is 200 only when every record has an entry saying what happened to it. Otherwise it
+ * says truthfully what is known about the request's records (README, "The ingest API"):
+ * 404 40401 the topic is not there (nothing produced), 503 50301 Kafka failed before they were
+ * sent (nothing produced, retrying is safe), 504 50401 they were handed to Kafka and may or may
+ * not be in it (retrying may duplicate them).
  */
 export async function handleProduce(
   ctx: ApiContext,
@@ -37,8 +40,7 @@ export async function handleProduce(
   pathPartition?: number,
 ): Promise<void> {
   assertJsonContentType(req.headers['content-type']);
-  const name = parseTopic(topic);
-  if (!name) throw topicNotFound(topic);
+  const name = servedTopic(ctx, topic);
   const partitions = await kafkaCall(ctx, 'topic lookup', ctx.topics.partitionCount(topic));
   if (partitions === undefined) throw topicNotFound(topic);
   if (pathPartition !== undefined && pathPartition >= partitions) {
@@ -63,26 +65,30 @@ export async function handleProduce(
     try {
       produced = await withTimeout(
         ctx.kafka.produce(topic, outgoing),
-        ctx.kafkaTimeoutMs,
+        ctx.produceTimeoutMs,
         'Kafka produce',
       );
     } catch (err) {
-      const failure: KafkaFailure =
-        err instanceof TimeoutError
-          ? { kind: 'transient', reason: err.message }
-          : classifyKafkaError(err);
+      const failure = classifyProduceFailure(err);
       if (failure.kind === 'unknown-topic') {
         ctx.topics.forget(topic);
         throw topicNotFound(topic);
       }
       ctx.log(`produce to ${topic} failed (${outgoing.length} records): ${failure.reason}`);
-      if (failure.kind === 'transient') {
-        throw kafkaUnavailable(`${failure.reason}; no record of this request was acknowledged`);
+      if (failure.kind === 'not-sent') {
+        throw kafkaUnavailable(
+          `${failure.reason}; no record of this request was acknowledged, and none was sent: ` +
+            'retrying cannot duplicate them',
+        );
       }
+      if (failure.kind === 'unknown') throw produceOutcomeUnknown(failure.reason);
       refused = failure.reason;
     }
     if (refused === undefined && produced.length !== outgoing.length) {
-      throw new Error(`Kafka returned ${produced.length} offsets for ${outgoing.length} records`);
+      // The port said it produced them, so they are most likely in Kafka, but not where.
+      throw produceOutcomeUnknown(
+        `Kafka returned ${produced.length} offsets for ${outgoing.length} records`,
+      );
     }
   }
 

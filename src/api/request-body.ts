@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { ApiError, ErrorCode } from './errors';
+import { MAX_LOSSLESS_DEPTH, parseKeepingInexactNumbers, scanNumbers } from './json-numbers';
 
 /** The embedded-JSON produce format of REST Proxy v2, and plain JSON for simple clients. */
 const JSON_MEDIA_TYPES = ['application/vnd.kafka.json.v2+json', 'application/json'];
@@ -64,7 +65,11 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
   });
 }
 
-/** UTF-8 → JSON, or 422 with the reason. Invalid UTF-8 is refused, not silently replaced. */
+/**
+ * UTF-8 → JSON, or 422 with the reason. Invalid UTF-8 is refused, not silently replaced. A number
+ * that a 64-bit float cannot hold exactly comes back as an InexactNumber (json-numbers.ts), for
+ * the record that holds it to be refused.
+ */
 export function decodeJson(body: Buffer): unknown {
   // isUtf8 + toString (both native) rather than a fatal TextDecoder: same verdict, and a
   // third of the decoding cost on the produce hot path.
@@ -81,10 +86,34 @@ export function decodeJson(body: Buffer): unknown {
       'Request body is empty: expected {"records":[...]}',
     );
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new ApiError(422, ErrorCode.unprocessable, `Request body is not valid JSON: ${reason}`);
+  }
+  // JSON.parse has already altered numbers a float cannot hold (json-numbers.ts): find them in
+  // the text, and only then parse again keeping them visible, so their records are refused.
+  const scan = scanNumbers(text);
+  if (!scan.inexact) return parsed;
+  if (scan.depth > MAX_LOSSLESS_DEPTH) {
+    throw new ApiError(
+      422,
+      ErrorCode.unprocessable,
+      `Request body nests deeper than ${MAX_LOSSLESS_DEPTH} levels and holds a number that ` +
+        'cannot be stored exactly: send such numbers as strings',
+    );
+  }
+  try {
+    return parseKeepingInexactNumbers(text);
+  } catch (err) {
+    // JSON.parse accepted the body, so this is the second parser disagreeing: say so plainly.
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ApiError(
+      422,
+      ErrorCode.unprocessable,
+      `Request body could not be checked for numbers that cannot be stored exactly: ${reason}`,
+    );
   }
 }

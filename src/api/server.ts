@@ -1,5 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { assertPipelineId } from '../domain/tables';
+import { apiProduceTimeoutMs } from '../kafka-produce-timing';
 import type { KafkaPort } from '../ports/kafka';
 import { createBearerCheck } from './auth';
 import type { ApiContext } from './context';
@@ -10,16 +12,30 @@ import { TopicRegistry } from './topic-registry';
 
 export interface IngestServerOptions {
   kafka: KafkaPort;
+  /**
+   * The pipeline ids this API serves (PINPIPE_API_PIPELINES): a topic that is not
+   * `<id>.pin|geo|user` of one of them answers 404 40401, whatever Kafka holds. The `api`
+   * process always passes them; unset (embedded servers in tests) serves every pipeline.
+   */
+  pipelines?: readonly string[];
   /** When set, every route but /healthz requires `Authorization: Bearer <token>`. */
   token?: string;
   /** Largest accepted request body (default 1 MiB, about Kafka's default message limit). */
   maxBodyBytes?: number;
-  /** Upper bound on each Kafka call of a request (default 15 s); past it the answer is a 503. */
+  /** Upper bound on each Kafka metadata call of a request (default 15 s); past it, a 503. */
   kafkaTimeoutMs?: number;
+  /**
+   * Upper bound on a produce (default apiProduceTimeoutMs(), longer than the producer's queue
+   * wait and retries together: src/kafka-produce-timing.ts). Past it the records may or may not
+   * be in Kafka, and the answer says so: 504 50401.
+   */
+  produceTimeoutMs?: number;
   /** Upper bound on the health check's Kafka call (default 3 s). */
   healthTimeoutMs?: number;
   /** How long a topic's existence is cached (default 5 s). */
   topicCacheMs?: number;
+  /** Most topics the cache remembers (default 1,024; least recently used dropped first). */
+  topicCacheEntries?: number;
   /** How long close() lets in-flight requests finish before cutting connections (default 10 s). */
   shutdownGraceMs?: number;
   log?: (line: string) => void;
@@ -27,6 +43,8 @@ export interface IngestServerOptions {
 
 export interface IngestServer {
   server: http.Server;
+  /** The topic cache (its size is bounded: topicCacheEntries). */
+  topics: TopicRegistry;
   listen(port: number, host?: string): Promise<AddressInfo>;
   /** Stops accepting, lets in-flight requests finish, then resolves. Kafka stays the caller's. */
   close(): Promise<void>;
@@ -43,11 +61,17 @@ function pathOf(url: string | undefined): string | undefined {
 /** The REST Proxy v2 compatible ingest API over a KafkaPort (which the caller owns). */
 export function createIngestServer(options: IngestServerOptions): IngestServer {
   const log = options.log ?? (() => undefined);
+  const topics = new TopicRegistry(options.kafka, {
+    ttlMs: options.topicCacheMs ?? 5_000,
+    ...(options.topicCacheEntries === undefined ? {} : { maxEntries: options.topicCacheEntries }),
+  });
   const ctx: ApiContext = {
     kafka: options.kafka,
-    topics: new TopicRegistry(options.kafka, { ttlMs: options.topicCacheMs ?? 5_000 }),
+    topics,
+    pipelines: options.pipelines && new Set(options.pipelines.map((id) => assertPipelineId(id))),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     kafkaTimeoutMs: options.kafkaTimeoutMs ?? 15_000,
+    produceTimeoutMs: options.produceTimeoutMs ?? apiProduceTimeoutMs(),
     healthTimeoutMs: options.healthTimeoutMs ?? 3_000,
     log,
   };
@@ -95,6 +119,7 @@ export function createIngestServer(options: IngestServerOptions): IngestServer {
 
   return {
     server,
+    topics,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -1,16 +1,18 @@
 import type { ServerResponse } from 'node:http';
-import { parseTopic } from '../domain/tables';
-import { type ApiContext, kafkaCall } from './context';
+import { type ApiContext, isServedTopic, kafkaCall, servedTopic } from './context';
 import { sendJson, topicNotFound } from './errors';
 
-/** `GET /topics`: the pipeline topics (others on the broker are not this API's business). */
+/**
+ * `GET /topics`: the topics of the pipelines this API serves (others on the broker, other
+ * pipelines' included, are not this API's business).
+ */
 export async function handleListTopics(ctx: ApiContext, res: ServerResponse): Promise<void> {
   const topics = await kafkaCall(ctx, 'list topics', ctx.kafka.listTopics());
-  sendJson(res, 200, topics.filter((t) => parseTopic(t) !== undefined).sort());
+  sendJson(res, 200, topics.filter((t) => isServedTopic(ctx, t)).sort());
 }
 
 async function partitionsOf(ctx: ApiContext, topic: string): Promise<number> {
-  if (!parseTopic(topic)) throw topicNotFound(topic);
+  servedTopic(ctx, topic);
   const count = await kafkaCall(ctx, 'topic lookup', ctx.topics.partitionCount(topic));
   if (count === undefined) throw topicNotFound(topic);
   return count;

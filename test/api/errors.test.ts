@@ -12,8 +12,11 @@ describe('ingest API errors (REST Proxy v2 shape)', function () {
   const [event] = [...drawEvents({ seed: 'errors', count: 1 })];
   const pin = event!.pin;
 
+  /** Served by the API, but none of its topics exists. */
+  const topicless = '0123456789ab';
+
   before(async () => {
-    h = await startApiHarness({ maxBodyBytes: 64 * 1024 });
+    h = await startApiHarness({ maxBodyBytes: 64 * 1024, alsoServe: [topicless] });
     await admin.ensureTopics([{ name: plainTopic, partitions: 1 }]);
   });
   after(async () => {
@@ -22,7 +25,7 @@ describe('ingest API errors (REST Proxy v2 shape)', function () {
     await admin.disconnect();
   });
 
-  it('404 40401 for a pipeline-shaped topic that does not exist', async () => {
+  it('404 40401 for a topic of a served pipeline that does not exist', async () => {
     const reply = await h.post('/topics/0123456789ab.pin', { records: [{ value: pin }] });
     assert.equal(reply.status, 404);
     assert.deepEqual(reply.body, {
@@ -39,7 +42,12 @@ describe('ingest API errors (REST Proxy v2 shape)', function () {
   it('404 40401 for a topic that exists in Kafka but is not a pipeline topic', async () => {
     const reply = await h.post(`/topics/${plainTopic}`, { records: [{ value: pin }] });
     assert.equal(reply.status, 404);
-    assert.deepEqual(reply.body, { error_code: 40401, message: `Topic ${plainTopic} not found` });
+    assert.deepEqual(reply.body, {
+      error_code: 40401,
+      message:
+        `Topic ${plainTopic} not found: this API serves pipelines ${h.pipelineId}, ${topicless} ` +
+        '(topics <id>.pin, <id>.geo, <id>.user)',
+    });
     assert.equal(await recordCount(admin, plainTopic), 0);
   });
 

@@ -53,7 +53,11 @@ export async function request(url: string, init: RequestInit = {}): Promise<Repl
  * unless the options bring another port.
  */
 export async function startApiHarness(
-  options: Partial<IngestServerOptions> & { partitions?: number } = {},
+  options: Partial<IngestServerOptions> & {
+    partitions?: number;
+    /** Pipelines the API serves besides the harness's own (their topics are not created). */
+    alsoServe?: string[];
+  } = {},
 ): Promise<ApiHarness> {
   const kafka = KafkajsKafka.fromOptions(stackConfig().kafka);
   const pipelineId = randomPipelineId();
@@ -65,7 +69,15 @@ export async function startApiHarness(
   await kafka.ensureTopics(
     Object.values(topics).map((name) => ({ name, partitions: options.partitions ?? 3 })),
   );
-  const api = createIngestServer({ kafka, ...options });
+  // Like the `api` process: this API serves its own pipeline (tests may widen it).
+  const { alsoServe = [], ...rest } = options;
+  const serverOptions: Partial<IngestServerOptions> & { partitions?: number } = { ...rest };
+  delete serverOptions.partitions;
+  const api = createIngestServer({
+    kafka,
+    pipelines: [pipelineId, ...alsoServe],
+    ...serverOptions,
+  });
   const address = await api.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${address.port}`;
   return {

@@ -189,3 +189,54 @@ describe('ingest API produce (REST Proxy v2) against the local Kafka', function 
     assert.match(bigOffsets[0]!.error!, /^value\.extra: integer beyond/);
   });
 });
+
+describe('ingest API: numbers the raw zone cannot keep (local Kafka)', function () {
+  this.timeout(60_000);
+  let h: ApiHarness;
+
+  before(async () => {
+    h = await startApiHarness();
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it('refuses each record holding 1e400, -0 or a 30-digit decimal, and stores the rest as sent', async () => {
+    const [a, b] = [...drawEvents({ seed: 'numbers', count: 2 })];
+    const text = (v: unknown) => JSON.stringify(v);
+    // Raw text: these numbers never survive JSON.stringify, so the body is written by hand.
+    const geoWith = (extra: string) => text(a!.geo).replace(/}$/, `,"extra":${extra}}`);
+    const records = [
+      `{"value":${geoWith('1e400')}}`,
+      `{"value":${text(a!.geo)}}`,
+      `{"value":${geoWith('-0')}}`,
+      `{"value":${geoWith('123456789012345678901234567890.5')}}`,
+      `{"value":${geoWith('[1.5, 0.1, -0.25, 1E3]')}}`,
+      `{"key":-0,"value":${text(b!.geo)}}`,
+    ];
+    const before = await recordCount(h.kafka, h.topics.geo);
+    const offsets = offsetsOf(
+      await h.post(`/topics/${h.topics.geo}`, `{"records":[${records.join(',')}]}`),
+    );
+    const reasons = offsets.map((o) => o.error);
+    assert.match(reasons[0]!, /^value\.extra: 1e400 is beyond the range of a 64-bit float/);
+    assert.match(reasons[2]!, /^value\.extra: -0 is negative zero: it would be stored as 0/);
+    assert.match(
+      reasons[3]!,
+      /^value\.extra: 123456789012345678901234567890\.5 has more digits than a 64-bit float keeps/,
+    );
+    assert.match(reasons[5]!, /^key: -0 is negative zero/);
+    for (const i of [0, 2, 3, 5]) assert.equal(offsets[i]!.error_code, 1);
+    for (const i of [1, 4]) assert.equal(offsets[i]!.error_code, null, reasons[i]!);
+    assert.equal(await recordCount(h.kafka, h.topics.geo), before + 2, 'only the exact ones');
+    const stored = await readBack(
+      h.kafka,
+      h.topics.geo,
+      [1, 4].map((i) => ({ partition: offsets[i]!.partition!, offset: offsets[i]!.offset! })),
+    );
+    const at = (i: number) => stored.get(`${offsets[i]!.partition}:${offsets[i]!.offset}`)?.value;
+    assert.equal(at(1), text(a!.geo));
+    // Exact numbers are kept as their value (1E3 is 1000), as JSON.stringify writes it.
+    assert.equal(at(4), text({ ...a!.geo, extra: [1.5, 0.1, -0.25, 1000] }));
+  });
+});
