@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { PIPELINE_TAG } from '../domain/inventory';
 import type { ResourceRecord, StepResult } from '../domain/provision-steps';
 import type { Ec2Port, InstanceInfo } from '../ports/ec2';
 
@@ -16,7 +17,8 @@ export interface EnsureClientHostInput {
   clientToken: string;
 }
 
-export const PIPELINE_TAG = 'pinpipe:pipeline';
+// One definition of the tag, shared with teardown's ownership proofs.
+export { PIPELINE_TAG };
 export const ROLE_TAG = 'pinpipe:role';
 export const CLIENT_ROLE = 'client';
 /** Amazon Linux 2023 on x86_64, the image the seed's client host ran. */

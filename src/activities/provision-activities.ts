@@ -1,6 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { ResourceRecord, StepResult } from '../domain/provision-steps';
+import { PIPELINE_TAG } from '../domain/inventory';
+import type { Preexisting, ResourceRecord, StepResult } from '../domain/provision-steps';
 import { TABLES, topicFor } from '../domain/tables';
+import type { BucketTags } from '../ports/bucket-tags';
 import type { KafkaPort } from '../ports/kafka';
 import type { ObjectStore } from '../ports/object-store';
 import type { Ec2Port } from '../ports/ec2';
@@ -21,6 +23,8 @@ export interface ValidateTargetInput {
   target: 'local' | 'aws';
   region: string;
   bucket: string;
+  /** With it, the result says which of the pipeline's topics and bucket exist already. */
+  pipelineId?: string;
 }
 
 export interface EnsureBucketInput {
@@ -28,6 +32,13 @@ export interface EnsureBucketInput {
   encryption: boolean;
   blockPublicAccess: boolean;
   mode: Mode;
+  /** The bucket a run creates is tagged `pinpipe:pipeline=<id>` (its proof under another name). */
+  pipelineId?: string;
+  /**
+   * Whether the validate step found the bucket. `false` means a bucket found now was made by
+   * an earlier attempt of this run: it is reported `created` (and tagged), not adopted.
+   */
+  existedBeforeRun?: boolean;
 }
 
 export interface EnsureTopicsInput {
@@ -36,6 +47,8 @@ export interface EnsureTopicsInput {
   replicationFactor: number;
   retentionMs: number;
   mode: Mode;
+  /** The pipeline's topics the validate step found; any other found now this run made. */
+  existingBeforeRun?: string[];
 }
 
 export interface CheckEndpointInput {
@@ -64,6 +77,7 @@ export interface EnsureScheduleInput {
 
 export interface ProvisionPorts {
   store: ObjectStore;
+  bucketTags: BucketTags;
   kafka: KafkaPort;
   ec2: Ec2Port;
   control: PipelineControl;
@@ -80,7 +94,7 @@ async function fetchStatus(url: string): Promise<number> {
 }
 
 export function createProvisionActivities(ports: ProvisionPorts) {
-  const { store, kafka, ec2, control } = ports;
+  const { store, kafka, ec2, control, bucketTags } = ports;
   const httpStatus = ports.httpStatus ?? fetchStatus;
 
   async function validateTarget(input: ValidateTargetInput): Promise<StepResult> {
@@ -95,9 +109,22 @@ export function createProvisionActivities(ports: ProvisionPorts) {
     // Reachability of the data services: a listing each, so bad endpoints fail here, early.
     const topics = await kafka.listTopics();
     const bucketFound = await store.bucketExists(input.bucket);
+    // What is there before the run changes anything: the line between created and adopted.
+    const pipelineId = input.pipelineId;
+    const preexisting: Preexisting[] | undefined =
+      pipelineId === undefined
+        ? undefined
+        : [
+            { kind: 'bucket', id: input.bucket, exists: bucketFound },
+            ...TABLES.map((t) => {
+              const id = topicFor(pipelineId, t);
+              return { kind: 'topic' as const, id, exists: topics.includes(id) };
+            }),
+          ];
     return {
       resources: [],
       summary: `${input.target} target, region ${input.region}: EC2, Kafka (${topics.length} topics) and S3 answer; bucket ${bucketFound ? 'exists' : 'to create'}`,
+      ...(preexisting ? { preexisting } : {}),
     };
   }
 
@@ -123,6 +150,15 @@ export function createProvisionActivities(ports: ProvisionPorts) {
       });
     }
     const { created } = await store.ensureBucket(input.bucket);
+    // Made by this run, now or by an attempt that died before reporting it.
+    const ours = created || input.existedBeforeRun === false;
+    let tagNote = '';
+    if (ours && input.pipelineId !== undefined) {
+      const tagged = await bucketTags.add(input.bucket, { [PIPELINE_TAG]: input.pipelineId });
+      tagNote = tagged
+        ? `, tagged ${PIPELINE_TAG}=${input.pipelineId}`
+        : ', bucket tagging unsupported (teardown proves it by its name only)';
+    }
     const before = created ? undefined : await store.bucketSecurity(input.bucket);
     const after = await store.secureBucket(input.bucket, {
       encryption: input.encryption,
@@ -135,8 +171,8 @@ export function createProvisionActivities(ports: ProvisionPorts) {
     return one({
       kind: 'bucket',
       id: input.bucket,
-      outcome: created ? 'created' : changed ? 'updated' : 'exists',
-      detail: securityText(after),
+      outcome: ours ? 'created' : changed ? 'updated' : 'exists',
+      detail: securityText(after) + tagNote,
       deleteHow,
     });
   }
@@ -149,6 +185,11 @@ export function createProvisionActivities(ports: ProvisionPorts) {
       const deleteHow = `pinpipe teardown --delete-data (deletes topic ${topic})`;
       const have = await kafka.partitionCount(topic);
       const want = input.partitions;
+      // Missing when the run began: an earlier attempt of this run made it (and died).
+      const madeByRun =
+        input.mode === 'apply' &&
+        input.existingBeforeRun !== undefined &&
+        !input.existingBeforeRun.includes(topic);
       if (have === undefined) {
         if (input.mode === 'apply') {
           await kafka.ensureTopics([
@@ -173,7 +214,7 @@ export function createProvisionActivities(ports: ProvisionPorts) {
         resources.push({
           kind: 'topic',
           id: topic,
-          outcome: input.mode === 'apply' ? 'updated' : 'differs',
+          outcome: input.mode === 'apply' ? (madeByRun ? 'created' : 'updated') : 'differs',
           detail: `${have} partitions, ${want} asked`,
           deleteHow,
         });
@@ -182,7 +223,8 @@ export function createProvisionActivities(ports: ProvisionPorts) {
           have > want
             ? `${have} partitions (${want} asked; Kafka cannot shrink)`
             : `${have} partitions`;
-        resources.push({ kind: 'topic', id: topic, outcome: 'exists', detail, deleteHow });
+        const outcome = madeByRun ? 'created' : 'exists';
+        resources.push({ kind: 'topic', id: topic, outcome, detail, deleteHow });
       }
       Context.current().heartbeat();
     }

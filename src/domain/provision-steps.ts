@@ -1,6 +1,9 @@
+import type { Inventory } from './inventory';
+
 /**
- * The provisioning steps, their visible state, the resources they record and the inventory
- * teardown works from. Pure: the workflow keeps this state, the query and the Web UI show it.
+ * The provisioning steps, their visible state and the resources they record (the inventory
+ * teardown works from is built from these: ./inventory.ts). Pure: the workflow keeps this
+ * state, the query and the Web UI show it.
  */
 
 export const PROVISION_STEPS = [
@@ -55,6 +58,20 @@ export interface StepResult {
   summary: string;
   /** Facts later steps need (the client host's public IP for the endpoint URL). */
   outputs?: Record<string, string>;
+  /**
+   * The validate step's look at the pipeline's data resources before the run changes anything:
+   * a topic or bucket missing then and there later was made by this run, even when the attempt
+   * that made it died before saying so (the next one finds it and would call it adopted).
+   */
+  preexisting?: Preexisting[];
+  /** The inventory step: the inventory as written (merged with the one already on file). */
+  inventory?: Inventory;
+}
+
+export interface Preexisting {
+  kind: 'bucket' | 'topic';
+  id: string;
+  exists: boolean;
 }
 
 export type StepStatus =
@@ -82,49 +99,6 @@ export function initialSteps(maxAttempts: number): StepState[] {
     maxAttempts,
     resources: [],
   }));
-}
-
-export interface InventoryEntry {
-  kind: ResourceKind;
-  id: string;
-  deleteHow: string;
-  /** A topic or the bucket: deleted by teardown only with `deleteData`. */
-  holdsData: boolean;
-}
-
-export interface Inventory {
-  pipelineId: string;
-  target: 'local' | 'aws';
-  region: string;
-  bucket: string;
-  /** The workflow run that last recorded it. */
-  recordedBy: string;
-  resources: InventoryEntry[];
-}
-
-/** Where the inventory lives: in the pipeline's own bucket, next to the data it describes. */
-export const INVENTORY_KEY = '_pinpipe/inventory.json';
-
-const DATA_KINDS: ReadonlySet<ResourceKind> = new Set(['bucket', 'topic']);
-
-/** Every deletable resource the steps reported, in creation order, once each. */
-export function inventoryEntries(steps: readonly StepState[]): InventoryEntry[] {
-  const seen = new Set<string>();
-  const entries: InventoryEntry[] = [];
-  for (const s of steps) {
-    for (const r of s.resources) {
-      const key = `${r.kind}:${r.id}`;
-      if (r.deleteHow === undefined || seen.has(key)) continue;
-      seen.add(key);
-      entries.push({
-        kind: r.kind,
-        id: r.id,
-        deleteHow: r.deleteHow,
-        holdsData: DATA_KINDS.has(r.kind),
-      });
-    }
-  }
-  return entries;
 }
 
 /** Resources this run created (not adopted), newest first: what `abort` removes. */

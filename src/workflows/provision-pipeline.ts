@@ -20,13 +20,13 @@ import {
   type ProvisionInput,
   type ProvisionSettings,
 } from '../domain/provision-input';
+import { inventoryFromSteps, type Inventory } from '../domain/inventory';
 import {
   PROVISION_STEPS,
   checklistMarkdown,
   createdByRun,
   initialSteps,
-  inventoryEntries,
-  type Inventory,
+  type Preexisting,
   type ProvisionStep,
   type ResourceRecord,
   type StepResult,
@@ -53,6 +53,7 @@ export interface ProvisionProgress {
 export interface ProvisionResult extends ProvisionProgress {
   /** Every resource the steps looked at, with create / exists / differs in plan mode. */
   resources: ResourceRecord[];
+  /** As recorded: owned (made by pinpipe) and adopted (found there) apart. */
   inventory?: Inventory;
 }
 
@@ -104,6 +105,10 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
   let shownStatus = '';
   let shownStep = '';
   let inventory: Inventory | undefined;
+  /** The validate step's look at the topics and bucket before this run changed anything. */
+  let preexisting: Preexisting[] | undefined;
+  const existedBefore = (kind: Preexisting['kind'], id: string) =>
+    preexisting?.find((p) => p.kind === kind && p.id === id)?.exists;
 
   const progress = (): ProvisionProgress => ({
     pipelineId: s.pipelineId,
@@ -191,7 +196,7 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
   const work: Record<ProvisionStep, () => Promise<StepResult> | StepResult> = {
     validate: () =>
       call('validate', 'validateTarget', [
-        { target: s.target, region: s.region, bucket: s.bucketName },
+        { target: s.target, region: s.region, bucket: s.bucketName, pipelineId: s.pipelineId },
       ]),
     bucket: () =>
       call('bucket', 'ensureBucket', [
@@ -200,10 +205,28 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
           encryption: s.bucket.encryption,
           blockPublicAccess: s.bucket.blockPublicAccess,
           mode: mode(),
+          pipelineId: s.pipelineId,
+          // Unknown (a corrected bucket name the validate step did not look at): left out.
+          ...(existedBefore('bucket', s.bucketName) === undefined
+            ? {}
+            : { existedBeforeRun: existedBefore('bucket', s.bucketName) }),
         },
       ]),
     topics: () =>
-      call('topics', 'ensureTopics', [{ pipelineId: s.pipelineId, ...s.topics, mode: mode() }]),
+      call('topics', 'ensureTopics', [
+        {
+          pipelineId: s.pipelineId,
+          ...s.topics,
+          mode: mode(),
+          ...(preexisting
+            ? {
+                existingBeforeRun: preexisting
+                  .filter((p) => p.kind === 'topic' && p.exists)
+                  .map((p) => p.id),
+              }
+            : {}),
+        },
+      ]),
     'client-host': () =>
       call('client-host', 'ensureClientHost', [
         {
@@ -265,16 +288,20 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
           mode: mode(),
         },
       ]),
-    inventory: () => {
-      inventory = {
+    inventory: async () => {
+      inventory = inventoryFromSteps(steps, {
         pipelineId: s.pipelineId,
         target: s.target,
         region: s.region,
         bucket: s.bucketName,
         recordedBy: `${info.workflowId}/${info.runId}`,
-        resources: inventoryEntries(steps),
-      };
-      return call('inventory', 'recordInventory', [{ bucket: s.bucketName, inventory }]);
+      });
+      // Merged with the inventory on file: what an earlier run made stays owned on a rerun.
+      const r = await call('inventory', 'recordInventory', [
+        { bucket: s.bucketName, inventory, merge: true },
+      ]);
+      if (r.inventory) inventory = r.inventory;
+      return r;
     },
   };
 
@@ -317,6 +344,7 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
         try {
           const r = await work[step]();
           Object.assign(outputs, r.outputs ?? {});
+          if (r.preexisting) preexisting = r.preexisting;
           st.status = 'done';
           st.summary = r.summary;
           st.resources = r.resources;
@@ -346,12 +374,14 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
     stateOf(currentStep!).status = 'failed';
     publish();
     for (const r of createdByRun(steps)) {
-      await acts.removeResource.executeWithOptions(
+      // What the run created, data included; still proven by its tag or name like teardown's.
+      const removal = await acts.removeResource.executeWithOptions(
         { ...STEP_PROFILES.teardown.activity, summary: `abort: remove ${r.kind} ${r.id}` },
-        [{ kind: r.kind, id: r.id }],
+        [{ kind: r.kind, id: r.id, pipelineId: s.pipelineId, deleteData: true }],
       );
       const owner = steps.find((x) => x.resources.includes(r));
-      if (owner) owner.status = 'undone';
+      if (owner && removal.result !== 'refused') owner.status = 'undone';
+      if (owner && removal.result === 'refused') owner.error = removal.reason;
       publish();
     }
     status = 'aborted';

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createAdapters } from '../../src/adapters/create-adapters';
 import { TemporalControl } from '../../src/adapters/temporal-control';
+import { INVENTORY_KEY } from '../../src/domain/inventory';
 import { PROVISION_STEPS, STEP_TITLES } from '../../src/domain/provision-steps';
+import { bucketFor, topicFor } from '../../src/domain/tables';
 import type { ProvisionProgress, ProvisionResult } from '../../src/workflows/provision-pipeline';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
 import {
@@ -16,7 +19,7 @@ import {
   type Spawned,
 } from '../helpers/processes';
 import { auditPipeline, fullyProvisioned, nothingLeft } from '../helpers/provision-audit';
-import { stackConfig, stackEnv, uniqueName } from '../helpers/stack';
+import { repoRoot, stackConfig, stackEnv, uniqueName } from '../helpers/stack';
 
 /**
  * `pinpipe provision` / `provision status|retry` / `teardown` as real processes: a worker
@@ -31,6 +34,8 @@ describe('pinpipe provision / teardown (CLI processes, real stack)', function ()
   const parked = randomPipelineId();
   /** Pipelines that may still have resources: cleaned up in `after` should a test fail. */
   const dirty = new Set([healthy, parked]);
+  /** Another pipeline's topic, named in `parked`'s inventory by hand. */
+  const foreignTopic = topicFor(randomPipelineId(), 'pin');
   const adapters = createAdapters(stackConfig());
   let connection: Connection;
   let control: TemporalControl;
@@ -57,8 +62,9 @@ describe('pinpipe provision / teardown (CLI processes, real stack)', function ()
   after(async () => {
     for (const id of dirty) {
       await run(['provision', 'abort', '--pipeline', id]);
-      await run(['teardown', '--pipeline', id, '--delete-data']);
+      await run(['teardown', '--pipeline', id, '--delete-data', '--yes']);
     }
+    await adapters.kafka.deleteTopics([foreignTopic]).catch(() => undefined);
     worker?.child.kill('SIGTERM');
     api?.child.kill('SIGTERM');
     await Promise.all([worker?.exited, api?.exited]);
@@ -196,14 +202,90 @@ describe('pinpipe provision / teardown (CLI processes, real stack)', function ()
     assert.deepEqual({ ...a, instances: [] }, { ...fullyProvisioned(parked), instances: [] });
   });
 
-  it('teardown --delete-data leaves nothing of either pipeline', async () => {
-    for (const id of [healthy, parked]) {
-      const r = await run(['teardown', '--pipeline', id, '--delete-data']);
-      assert.equal(r.code, 0, r.out);
-      assert.match(r.stdout, new RegExp(`^bucket +user-${id}-bucket +deleted$`, 'm'));
-      assert.deepEqual(await audit(id), nothingLeft(id));
-      dirty.delete(id);
-    }
+  /**
+   * `pinpipe <args>` on a terminal (util-linux `script` gives it a pty): `answer` is typed once
+   * the confirmation prompt shows. stdout and stderr arrive merged, as on a terminal.
+   */
+  async function runOnTerminal(args: string[], answer: string): Promise<Run> {
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const command = [process.execPath, '--require', 'tsx/cjs', 'src/cli/main.ts', ...args]
+      .map(quote)
+      .join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: repoRoot,
+      env: { ...env, NODE_NO_WARNINGS: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let typed = false;
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (!typed && /Type the pipeline id/.test(out)) {
+        typed = true;
+        child.stdin.write(`${answer}\n`);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.stdin.destroy();
+    return { code, out, stdout: out };
+  }
+
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+
+  it('teardown --delete-data without a terminal and without --yes refuses, removing nothing', async () => {
+    const r = await run(['teardown', '--pipeline', healthy, '--delete-data']);
+    assert.equal(r.code, 2, r.out);
+    assert.match(
+      r.out,
+      new RegExp(
+        `--delete-data deletes the topics and empties the bucket user-${healthy}-bucket of pipeline ${healthy}; without a terminal to confirm on, pass --yes as well`,
+      ),
+    );
+    const a = await audit(healthy);
+    assert.deepEqual({ ...a, instances: [] }, { ...fullyProvisioned(healthy), instances: [] });
+    assert.equal(a.instances.length, 1);
+  });
+
+  it('teardown --delete-data on a terminal asks: another answer removes nothing, the pipeline id proceeds', async function () {
+    if (!hasScript) this.skip(); // no `script` (util-linux) to give the command a terminal
+    const no = await runOnTerminal(['teardown', '--pipeline', healthy, '--delete-data'], 'yes');
+    assert.equal(no.code, 1, no.out);
+    assert.match(no.out, new RegExp(`deletes the topics ${healthy}\\.pin, ${healthy}\\.geo`));
+    assert.match(no.out, /not confirmed; nothing was removed/);
+    const a = await audit(healthy);
+    assert.deepEqual({ ...a, instances: [] }, { ...fullyProvisioned(healthy), instances: [] });
+
+    const yes = await runOnTerminal(['teardown', '--pipeline', healthy, '--delete-data'], healthy);
+    assert.equal(yes.code, 0, yes.out);
+    assert.match(yes.out, new RegExp(`bucket +user-${healthy}-bucket +deleted`));
+    assert.deepEqual(await audit(healthy), nothingLeft(healthy));
+    dirty.delete(healthy);
+  });
+
+  it('teardown --delete-data --yes proceeds without asking; a foreign topic in the inventory is refused (exit 1)', async () => {
+    // The inventory edited by hand to name another pipeline's topic.
+    await adapters.kafka.ensureTopics([{ name: foreignTopic, partitions: 1 }]);
+    const bucket = bucketFor(parked);
+    const bytes = await adapters.store.get({ bucket, key: INVENTORY_KEY });
+    const inventory = JSON.parse(Buffer.from(bytes!).toString('utf8')) as { owned: unknown[] };
+    inventory.owned.push({ kind: 'topic', id: foreignTopic });
+    await adapters.store.put({ bucket, key: INVENTORY_KEY, body: JSON.stringify(inventory) });
+
+    const r = await run(['teardown', '--pipeline', parked, '--delete-data', '--yes']);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.stdout, new RegExp(`^bucket +user-${parked}-bucket +deleted$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^topic +${foreignTopic.replace('.', '\\.')} +refused`, 'm'));
+    assert.match(
+      r.out,
+      new RegExp(
+        `refused: topic ${foreignTopic.replace('.', '\\.')} is not named ${parked}\\.<table>`,
+      ),
+    );
+    assert.equal(await adapters.kafka.partitionCount(foreignTopic), 1, 'the foreign topic stays');
+    assert.deepEqual(await audit(parked), nothingLeft(parked));
+    dirty.delete(parked);
   });
 
   it('an invalid --pipeline exits 2 naming the field, before contacting Temporal', async () => {

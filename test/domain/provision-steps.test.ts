@@ -4,7 +4,6 @@ import {
   checklistMarkdown,
   createdByRun,
   initialSteps,
-  inventoryEntries,
   isProvisionStep,
   teardownOrder,
   type ResourceKind,
@@ -35,72 +34,6 @@ describe('domain/provision-steps', () => {
     assert.ok(steps.every((s) => s.status === 'pending' && s.attempt === 0 && s.maxAttempts === 7));
     assert.equal(isProvisionStep('client-host'), true);
     assert.equal(isProvisionStep('clienthost'), false);
-  });
-
-  describe('inventoryEntries', () => {
-    const cases: Array<{
-      name: string;
-      steps: StepState[];
-      expected: Array<[ResourceKind, string, boolean]>;
-    }> = [
-      { name: 'nothing reported', steps: withResources({}), expected: [] },
-      {
-        name: 'creation order; bucket and topics hold data',
-        steps: withResources({
-          bucket: [rec('bucket', 'b', 'created')],
-          topics: [rec('topic', 't.pin', 'created'), rec('topic', 't.geo', 'exists')],
-          'client-host': [rec('instance', 'i-1', 'created')],
-          schedule: [rec('schedule', 'nightly-x', 'updated')],
-        }),
-        expected: [
-          ['bucket', 'b', true],
-          ['topic', 't.pin', true],
-          ['topic', 't.geo', true],
-          ['instance', 'i-1', false],
-          ['schedule', 'nightly-x', false],
-        ],
-      },
-      {
-        name: 'a resource reported twice is listed once, where first seen',
-        steps: withResources({
-          bucket: [rec('bucket', 'b', 'created')],
-          inventory: [rec('bucket', 'b', 'exists'), rec('instance', 'i-1', 'exists')],
-        }),
-        expected: [
-          ['bucket', 'b', true],
-          ['instance', 'i-1', false],
-        ],
-      },
-      {
-        name: 'same id, other kind: two entries',
-        steps: withResources({
-          topics: [rec('topic', 'x', 'created')],
-          ingestion: [rec('workflow', 'x', 'created')],
-        }),
-        expected: [
-          ['topic', 'x', true],
-          ['workflow', 'x', false],
-        ],
-      },
-      {
-        name: 'records without deleteHow (the endpoint) are skipped',
-        steps: withResources({
-          endpoint: [rec('endpoint', 'http://h', 'exists', null)],
-          ingestion: [rec('workflow', 'ingest-x-pin', 'created')],
-        }),
-        expected: [['workflow', 'ingest-x-pin', false]],
-      },
-    ];
-    for (const c of cases) {
-      it(c.name, () => {
-        const entries = inventoryEntries(c.steps);
-        assert.deepEqual(
-          entries.map((e) => [e.kind, e.id, e.holdsData]),
-          c.expected,
-        );
-        assert.ok(entries.every((e) => e.deleteHow === `delete ${e.id}`));
-      });
-    }
   });
 
   describe('createdByRun', () => {

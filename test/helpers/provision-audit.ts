@@ -1,6 +1,6 @@
 import { findClientHosts } from '../../src/activities/client-host-activity';
 import type { Adapters } from '../../src/adapters/create-adapters';
-import { INVENTORY_KEY } from '../../src/domain/provision-steps';
+import { INVENTORY_KEY } from '../../src/domain/inventory';
 import { TABLES, bucketFor, topicFor } from '../../src/domain/tables';
 import type { PipelineControl } from '../../src/ports/pipeline-control';
 import { ingestWorkflowId, nightlyScheduleId } from '../../src/domain/workflow-ids';

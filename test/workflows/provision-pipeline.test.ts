@@ -161,7 +161,8 @@ describe('provisionPipeline / teardownPipeline workflows (real stack, moto for E
         { ...audit, instances: undefined },
         { ...fullyProvisioned(pipelineId), instances: undefined },
       );
-      assert.equal(first.result.inventory?.resources.length, 9);
+      assert.equal(first.result.inventory?.owned.length, 9);
+      assert.deepEqual(first.result.inventory?.adopted, []);
 
       const again = await provision(taskQueue, input(pipelineId), `provision-${pipelineId}-again`);
       assert.equal(again.result.status, 'completed');

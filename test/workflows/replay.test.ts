@@ -24,6 +24,8 @@ describe('replay of saved workflow histories', function () {
     assert.ok(files.includes('provision-pipeline-corrected.json'));
     assert.ok(files.includes('provision-pipeline-aborted.json'));
     assert.ok(files.includes('teardown-pipeline-keep-data.json'));
+    assert.ok(files.includes('teardown-pipeline-refusals.json'));
+    assert.ok(files.includes('teardown-pipeline-adopted.json'));
   });
 
   for (const file of files) {
