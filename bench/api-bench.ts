@@ -278,7 +278,14 @@ export async function runApiBench(args: string[]): Promise<void> {
       Object.values(topics).map((name) => ({ name, partitions: o.partitions })),
     );
     const port = await freePort();
-    api = spawnEntry('src/api/main.ts', { ...stackEnv(), PINPIPE_API_PORT: String(port) });
+    api = spawnEntry('src/api/main.ts', {
+      ...stackEnv(),
+      PINPIPE_API_PORT: String(port),
+      // Served: the API answers 404 for any other pipeline's topics.
+      PINPIPE_PIPELINE_IDS: Object.values(topics)
+        .map((t) => t.split('.')[0])
+        .join(','),
+    });
     await waitForOutput(api, /listening on/);
     console.log(
       `api bench: ${o.records} pins direct and batched (${o.batch} per call, ${o.concurrency} in ` +

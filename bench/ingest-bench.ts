@@ -162,7 +162,11 @@ async function latencyRun(client: Client, adapters: Adapters, o: Options) {
   const taskQueue = uniqueName('bench-latency');
   const worker = await startWorker(taskQueue);
   const port = await freePort();
-  const api = spawnEntry('src/api/main.ts', { ...stackEnv(), PINPIPE_API_PORT: String(port) });
+  const api = spawnEntry('src/api/main.ts', {
+    ...stackEnv(),
+    PINPIPE_API_PORT: String(port),
+    PINPIPE_PIPELINE_IDS: pipelineId, // the API serves only the pipelines it is told
+  });
   await waitForOutput(api, /listening on/);
   const handle = await client.workflow.start(ingestTopic, {
     taskQueue,

@@ -7,6 +7,19 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/ensure-deps.sh
+# The ingest API serves only the pipelines it is told (PINPIPE_PIPELINE_IDS): a demo of another
+# pipeline (--pipeline <id>) must be among them when app-up starts the API. An API already
+# running keeps what it was started with (`npm run stack:down` to restart it).
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --pipeline) demo_pipeline="${args[i + 1]:-}" ;;
+    --pipeline=*) demo_pipeline="${args[i]#--pipeline=}" ;;
+  esac
+done
+if [[ -n "${demo_pipeline:-}" ]]; then
+  export PINPIPE_PIPELINE_IDS="${PINPIPE_PIPELINE_IDS:-${PINPIPE_PIPELINE_ID:-5eedcafe0001}},$demo_pipeline"
+fi
 echo "== local stack, worker and ingest API (scripts/stack.sh app-up)" >&2
 bash scripts/stack.sh app-up >/dev/null
 eval "$(bash scripts/stack.sh env)"

@@ -131,7 +131,7 @@ export const envSchema = z.object({
    * The pipelines the ingest API serves; a topic of any other answers 404. Unset: only
    * PINPIPE_PIPELINE_ID.
    */
-  PINPIPE_API_PIPELINES: z.preprocess(
+  PINPIPE_PIPELINE_IDS: z.preprocess(
     emptyAsUndefined,
     z
       .string()
@@ -183,7 +183,7 @@ export interface Config {
   kafka: KafkaSettings;
   aws: AwsConfig;
   pipelineId: string;
-  /** `pipelines`: the pipeline ids the ingest API serves (PINPIPE_API_PIPELINES). */
+  /** `pipelines`: the pipeline ids the ingest API serves (PINPIPE_PIPELINE_IDS). */
   api: { port: number; host: string; token?: string; pipelines: string[] };
   metrics: { port: number };
   /** Unset httpfsExtension: `LOAD httpfs` from DuckDB's extension directory. */
@@ -268,7 +268,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: e.PINPIPE_API_PORT,
       host: e.PINPIPE_API_HOST,
       ...(e.PINPIPE_API_TOKEN ? { token: e.PINPIPE_API_TOKEN } : {}),
-      pipelines: e.PINPIPE_API_PIPELINES ?? [e.PINPIPE_PIPELINE_ID],
+      pipelines: e.PINPIPE_PIPELINE_IDS ?? [e.PINPIPE_PIPELINE_ID],
     },
     metrics: { port: e.PINPIPE_METRICS_PORT },
     duckdb: e.PINPIPE_DUCKDB_HTTPFS ? { httpfsExtension: e.PINPIPE_DUCKDB_HTTPFS } : {},

@@ -8,6 +8,7 @@ import {
   type RecordMetadata,
   type TopicMessages,
 } from 'kafkajs';
+import { KAFKA_PRODUCE_TIMING } from '../kafka-produce-timing';
 import type { KafkaSettings } from '../kafka-settings';
 import { kafkajsCompression } from './kafka-codecs';
 import { kafkajsSecurity, platformaticSecurity } from './kafka-security';
@@ -38,8 +39,10 @@ export function createKafka(options: KafkajsOptions): Kafka {
     ...(options.security ? kafkajsSecurity(options.security, options.region ?? 'us-east-1') : {}),
     // Failures surface as exceptions to the caller; kafkajs's own logs of retried errors are noise.
     logLevel: logLevel.NOTHING,
-    connectionTimeout: 3000,
-    retry: { initialRetryTime: 200, retries: 5 },
+    // Bounded, so the ingest API's produce deadline outlasts them (kafka-produce-timing.ts).
+    connectionTimeout: KAFKA_PRODUCE_TIMING.connectionTimeoutMs,
+    requestTimeout: KAFKA_PRODUCE_TIMING.requestTimeoutMs,
+    retry: KAFKA_PRODUCE_TIMING.retry,
   });
 }
 
@@ -183,6 +186,7 @@ export class KafkajsKafka implements KafkaPort {
       ).sendBatch({
         topicMessages,
         acks: -1,
+        timeout: KAFKA_PRODUCE_TIMING.ackTimeoutMs,
         compression: this.compression,
       });
     } catch (err) {
@@ -192,6 +196,7 @@ export class KafkajsKafka implements KafkaPort {
       return (await this.getProducer()).sendBatch({
         topicMessages,
         acks: -1,
+        timeout: KAFKA_PRODUCE_TIMING.ackTimeoutMs,
         compression: this.compression,
       });
     }
@@ -309,6 +314,8 @@ export class KafkajsKafka implements KafkaPort {
     this.producer ??= (async () => {
       const producer = this.kafka.producer({
         idempotent: true,
+        // Without it kafkajs retries an idempotent producer's send without end.
+        retry: KAFKA_PRODUCE_TIMING.retry,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         createPartitioner: Partitioners.DefaultPartitioner,

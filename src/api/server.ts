@@ -13,7 +13,7 @@ import { TopicRegistry } from './topic-registry';
 export interface IngestServerOptions {
   kafka: KafkaPort;
   /**
-   * The pipeline ids this API serves (PINPIPE_API_PIPELINES): a topic that is not
+   * The pipeline ids this API serves (PINPIPE_PIPELINE_IDS): a topic that is not
    * `<id>.pin|geo|user` of one of them answers 404 40401, whatever Kafka holds. The `api`
    * process always passes them; unset (embedded servers in tests) serves every pipeline.
    */

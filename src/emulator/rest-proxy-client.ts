@@ -80,9 +80,21 @@ export async function postRecords(fetchFn: FetchLike, req: PostRequest): Promise
   } catch (err) {
     const cause = (err as { cause?: { message?: string } }).cause?.message;
     const message = err instanceof Error ? err.message : String(err);
+    // No answer in time: the API may have produced the records, and a retry may duplicate them.
+    if (err instanceof Error && err.name === 'TimeoutError') {
+      return {
+        kind: 'failed',
+        reason: `outcome unknown: no answer within ${req.timeoutMs} ms (${message})`,
+        fatal: false,
+      };
+    }
     return { kind: 'retriable', reason: cause ? `${message}: ${cause}` : message };
   }
   const reason = `HTTP ${res.status}: ${messageOf(text)}`;
+  // pinpipe's API answers 504 when the produce's outcome is unknown: not retried, for the same
+  // reason (the records may be in Kafka already). Counted as failed, with the reason.
+  if (res.status === 504)
+    return { kind: 'failed', reason: `outcome unknown: ${reason}`, fatal: false };
   if (res.status >= 500 || RETRIABLE_STATUSES.has(res.status)) {
     const after = retryAfterMs(res.headers.get('retry-after'));
     return { kind: 'retriable', reason, ...(after === undefined ? {} : { retryAfterMs: after }) };

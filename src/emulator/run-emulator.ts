@@ -88,7 +88,8 @@ export async function runEmulator(
         topic,
         values: pending,
         ...(options.token ? { token: options.token } : {}),
-        timeoutMs: options.requestTimeoutMs ?? 30_000,
+        // Longer than the API waits for Kafka (KAFKA_PRODUCE_TIMING): an answer, not a guess.
+        timeoutMs: options.requestTimeoutMs ?? 90_000,
       });
       c.requests += 1;
       let retry: unknown[] = [];

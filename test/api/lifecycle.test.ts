@@ -72,7 +72,7 @@ describe('ingest API process (src/api/main.ts)', function () {
       ...stackEnv(),
       PINPIPE_API_PORT: String(port),
       PINPIPE_API_TOKEN: '',
-      PINPIPE_API_PIPELINES: h.pipelineId,
+      PINPIPE_PIPELINE_IDS: h.pipelineId,
     });
     await waitForOutput(api, /pinpipe api: listening on http:\/\/127\.0\.0\.1:\d+/);
     assert.match(api.output(), new RegExp(`listening on http://127\\.0\\.0\\.1:${port} `));
@@ -90,7 +90,7 @@ describe('ingest API process (src/api/main.ts)', function () {
       stored.get(`${entry!.partition}:${entry!.offset}`)?.value,
       JSON.stringify(event!.geo),
     );
-    // PINPIPE_API_PIPELINES reaches the server: another pipeline's topic is not served.
+    // PINPIPE_PIPELINE_IDS reaches the server: another pipeline's topic is not served.
     const other = await request(`http://127.0.0.1:${port}/topics/5eedcafe0001.geo`, {
       method: 'POST',
       headers: { 'content-type': 'application/vnd.kafka.json.v2+json' },

@@ -85,18 +85,18 @@ describe('ingest API serves its own pipelines only (local Kafka)', function () {
   });
 });
 
-describe('PINPIPE_API_PIPELINES', () => {
+describe('PINPIPE_PIPELINE_IDS', () => {
   const isolated = { HOME: '/nonexistent', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' };
 
   const served: [string, Record<string, string>, string[]][] = [
     ['unset: PINPIPE_PIPELINE_ID’s default', {}, ['5eedcafe0001']],
     ['unset: PINPIPE_PIPELINE_ID', { PINPIPE_PIPELINE_ID: '0a1b2c3d4e5f' }, ['0a1b2c3d4e5f']],
-    ['empty: PINPIPE_PIPELINE_ID', { PINPIPE_API_PIPELINES: ' ' }, ['5eedcafe0001']],
+    ['empty: PINPIPE_PIPELINE_ID', { PINPIPE_PIPELINE_IDS: ' ' }, ['5eedcafe0001']],
     [
       'a list (spaces trimmed, repeats dropped), PINPIPE_PIPELINE_ID not added',
       {
         PINPIPE_PIPELINE_ID: '5eedcafe0001',
-        PINPIPE_API_PIPELINES: '0a1b2c3d4e5f, ffffffffffff,0a1b2c3d4e5f',
+        PINPIPE_PIPELINE_IDS: '0a1b2c3d4e5f, ffffffffffff,0a1b2c3d4e5f',
       },
       ['0a1b2c3d4e5f', 'ffffffffffff'],
     ],
@@ -114,11 +114,11 @@ describe('PINPIPE_API_PIPELINES', () => {
   for (const [name, value, message] of refused) {
     it(`refuses ${name}, naming the variable`, () =>
       assert.throws(
-        () => loadConfig({ ...isolated, PINPIPE_API_PIPELINES: value }),
+        () => loadConfig({ ...isolated, PINPIPE_PIPELINE_IDS: value }),
         (err: unknown) =>
           err instanceof ConfigError &&
           err.problems.length === 1 &&
-          err.problems[0]!.startsWith(`PINPIPE_API_PIPELINES=${JSON.stringify(value)}: `) &&
+          err.problems[0]!.startsWith(`PINPIPE_PIPELINE_IDS=${JSON.stringify(value)}: `) &&
           message.test(err.problems[0]!),
       ));
   }

@@ -70,6 +70,27 @@ describe('emulator/rest-proxy-client', () => {
     });
   });
 
+  it('504 (the API cannot say whether Kafka has the records) and a timeout are not retried', async () => {
+    const unknown = await postRecords(
+      answering(json(504, { error_code: 50401, message: 'the outcome of this produce is unknown' }))
+        .fetch,
+      request,
+    );
+    assert.deepEqual(unknown, {
+      kind: 'failed',
+      reason: 'outcome unknown: HTTP 504: the outcome of this produce is unknown',
+      fatal: false,
+    });
+    const timeout = new Error('The operation was aborted due to timeout');
+    timeout.name = 'TimeoutError';
+    const late = await postRecords(answering(timeout).fetch, request);
+    assert.equal(late.kind, 'failed');
+    assert.match(
+      late.kind === 'failed' ? late.reason : '',
+      /^outcome unknown: no answer within 1000 ms/,
+    );
+  });
+
   it('5xx, 429 and network errors are retriable, with Retry-After in ms', async () => {
     assert.deepEqual(
       await postRecords(

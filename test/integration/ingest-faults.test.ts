@@ -35,6 +35,8 @@ describe('ingestion under faults (real processes, real services)', function () {
   let apiUrl: string;
   const workers: Spawned[] = [];
   const topics: string[] = [];
+  // The API serves only the pipelines it is started with: pick them before it starts.
+  const pipelineIds = Array.from({ length: 8 }, () => randomPipelineId());
 
   const stack = (...args: string[]) =>
     execFileSync('bash', [path.join(repoRoot, 'scripts/stack.sh'), ...args], { stdio: 'ignore' });
@@ -44,7 +46,11 @@ describe('ingestion under faults (real processes, real services)', function () {
     connection = await Connection.connect(stackConfig().temporal.connect.connectionOptions);
     client = new Client({ connection });
     const port = await freePort();
-    api = spawnEntry('src/api/main.ts', { ...stackEnv(), PINPIPE_API_PORT: String(port) });
+    api = spawnEntry('src/api/main.ts', {
+      ...stackEnv(),
+      PINPIPE_API_PORT: String(port),
+      PINPIPE_PIPELINE_IDS: pipelineIds.join(','),
+    });
     await waitForOutput(api, /listening on/);
     apiUrl = `http://127.0.0.1:${port}`;
   });
@@ -71,7 +77,8 @@ describe('ingestion under faults (real processes, real services)', function () {
   }
 
   async function newPipeline(partitions: number) {
-    const pipelineId = randomPipelineId();
+    const pipelineId = pipelineIds.pop();
+    if (!pipelineId) throw new Error('add pipeline ids: the API serves only those it started with');
     const topic = topicFor(pipelineId, 'pin');
     await adapters.kafka.ensureTopics([{ name: topic, partitions }]);
     topics.push(topic);
