@@ -7,9 +7,8 @@ import type { ReadPartitionInput } from '../../src/ports/kafka';
 import { stackConfig, uniqueName } from '../helpers/stack';
 
 /**
- * readPartition on @platformatic/kafka against the real broker, with the behaviours the current
- * reader's broker tests check (kafka-wire/fetch-reader.test.ts, kafkajs-kafka.test.ts): exact
- * offsets, every record once and in order, budgets, the stop at the high watermark, what other
+ * readPartition on @platformatic/kafka against the real broker (the sink's reader; the
+ * hand-written kafka-wire/ reader it replaced had the same tests): exact offsets, every record once and in order, budgets, the stop at the high watermark, what other
  * producers write (keys, headers, tombstones, gzip/snappy/lz4/zstd, transactions), retention gaps.
  */
 describe('PlatformaticReader against the local Kafka broker', function () {
