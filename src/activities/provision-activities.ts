@@ -9,6 +9,7 @@ import type { Ec2Port } from '../ports/ec2';
 import type { PipelineControl } from '../ports/pipeline-control';
 import { scheduleDifferences } from '../ports/pipeline-control';
 import { createClientHostActivity } from './client-host-activity';
+import { CONDITIONAL_WRITES_UNSUPPORTED } from './conditional-write-guard';
 import { ingestWorkflowId, nightlyScheduleId } from '../domain/workflow-ids';
 
 /**
@@ -150,6 +151,17 @@ export function createProvisionActivities(ports: ProvisionPorts) {
       });
     }
     const { created } = await store.ensureBucket(input.bucket);
+    // The sink's exactly-once needs If-None-Match: * honoured: proven here, where a person is
+    // watching the checklist, rather than discovered when ingestion starts (plan mode writes
+    // nothing, so it does not probe; the worker probes again at start and the sink per bucket).
+    const conditional = await store.probeConditionalWrites(input.bucket);
+    if (conditional.support === 'error') throw new Error(conditional.message);
+    if (conditional.support !== 'supported') {
+      // The bucket was made only to be probed, and the failed step records nothing: leave
+      // nothing behind for abort to miss (it is empty; the probe deleted its object).
+      if (created) await store.deleteBucket(input.bucket).catch(() => undefined);
+      throw ApplicationFailure.nonRetryable(conditional.message, CONDITIONAL_WRITES_UNSUPPORTED);
+    }
     // Made by this run, now or by an attempt that died before reporting it.
     const ours = created || input.existedBeforeRun === false;
     let tagNote = '';
@@ -172,7 +184,7 @@ export function createProvisionActivities(ports: ProvisionPorts) {
       kind: 'bucket',
       id: input.bucket,
       outcome: ours ? 'created' : changed ? 'updated' : 'exists',
-      detail: securityText(after) + tagNote,
+      detail: `${securityText(after)}, conditional writes proven` + tagNote,
       deleteHow,
     });
   }

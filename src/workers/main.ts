@@ -1,7 +1,7 @@
 import '../quiet-warnings';
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../config';
-import { runWorker } from './run-worker';
+import { ConditionalWritesUnsupportedError, runWorker } from './run-worker';
 
 /**
  * The worker composition root: config, the SDK runtime (logging, Prometheus metrics), then the
@@ -15,13 +15,17 @@ async function main(): Promise<void> {
       metrics: { prometheus: { bindAddress: `127.0.0.1:${config.metrics.port}` } },
     },
   });
-  await runWorker(config, { onReady: (message) => console.log(message) });
+  await runWorker(config, {
+    onReady: (message) => console.log(message),
+    log: (message) => console.log(`pinpipe worker: ${message}`),
+  });
 }
 
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    if (err instanceof ConfigError) {
+    // Both are the environment's to fix: exit 2, which a supervisor should not restart into.
+    if (err instanceof ConfigError || err instanceof ConditionalWritesUnsupportedError) {
       console.error(`pinpipe worker: ${err.message}`);
       process.exit(2);
     }

@@ -3,9 +3,11 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { duckDbS3OptionsFrom } from '../activities/analytics-activities';
 import { createAdapters } from '../adapters/create-adapters';
+import { bucketFor } from '../domain/tables';
 import { shardTaskQueue } from '../domain/workflow-ids';
 import { TemporalControl } from '../adapters/temporal-control';
 import type { Config } from '../config';
+import type { ObjectStore } from '../ports/object-store';
 import { createActivities } from './create-activities';
 
 export type Activities = ReturnType<typeof createActivities>;
@@ -15,6 +17,53 @@ export interface RunWorkerOptions {
   onReady?: (message: string) => void;
   /** Lets a test wrap activities (e.g. a fault worker); production passes none. */
   wrapActivities?: (activities: Activities) => Activities;
+  /** Lines worth an operator's eye before the ready line (the conditional-write probe). */
+  log?: (message: string) => void;
+}
+
+/**
+ * The S3 endpoint does not honour `If-None-Match: *` (ignores or refuses it): the sink's
+ * exactly-once cannot hold, and no restart will change that. The worker exits 2, like bad config.
+ */
+export class ConditionalWritesUnsupportedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConditionalWritesUnsupportedError';
+  }
+}
+
+/**
+ * Proves the S3 endpoint honours conditional writes before the worker takes any task, in the
+ * configured pipeline's bucket. Only a verdict stops the start: a bucket that does not exist yet
+ * (provisioning creates it) or a server that does not answer now is reported, and the sink
+ * proves each bucket again before its first write anyway. There is deliberately no switch to
+ * skip this: a server that ignores the header silently stores records twice.
+ */
+export async function checkConditionalWritesAtStart(
+  store: Pick<ObjectStore, 'bucketExists' | 'probeConditionalWrites'>,
+  bucket: string,
+  log: (message: string) => void = () => undefined,
+): Promise<void> {
+  const later = 'the sink proves them in each bucket before its first write';
+  let exists: boolean;
+  try {
+    exists = await store.bucketExists(bucket);
+  } catch (err) {
+    log(`conditional writes not probed at start (S3 did not answer: ${String(err)}); ${later}`);
+    return;
+  }
+  if (!exists) {
+    log(`conditional writes not probed at start (bucket ${bucket} does not exist yet); ${later}`);
+    return;
+  }
+  const verdict = await store.probeConditionalWrites(bucket);
+  if (verdict.support === 'supported') {
+    log(`S3 endpoint ${verdict.endpoint}: conditional writes proven in bucket ${bucket}`);
+  } else if (verdict.support === 'error') {
+    log(`${verdict.message}; ${later}`);
+  } else {
+    throw new ConditionalWritesUnsupportedError(verdict.message);
+  }
 }
 
 /**
@@ -30,6 +79,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   );
   const adapters = createAdapters(config);
   try {
+    await checkConditionalWritesAtStart(adapters.store, bucketFor(config.pipelineId), options.log);
     const activities = createActivities({
       ...adapters,
       control,

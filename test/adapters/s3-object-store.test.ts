@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createS3Client, S3ObjectStore } from '../../src/adapters/s3-object-store';
+import { answerOnce, conditionalPut, startS3Proxy, type S3Proxy } from '../helpers/s3-proxy';
 import { stackConfig, uniqueName } from '../helpers/stack';
 
 describe('S3ObjectStore against the local S3 server', () => {
@@ -87,5 +88,145 @@ describe('S3ObjectStore against the local S3 server', () => {
     );
     assert.equal(results.filter((r) => r.status === 'created').length, 1);
     assert.equal(results.filter((r) => r.status === 'exists').length, 7);
+  });
+});
+
+describe('S3ObjectStore.probeConditionalWrites (real server, and proxies in front of it)', () => {
+  const config = stackConfig();
+  const s3 = createS3Client(config.aws);
+  const store = new S3ObjectStore(s3);
+  const bucket = uniqueName('probe-test');
+  const proxies: S3Proxy[] = [];
+  const clients: Array<{ destroy(): void }> = [];
+  const text = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('utf8') : undefined);
+
+  /** A store whose requests go through `proxy` to the stack's S3 server. */
+  function through(proxy: S3Proxy): S3ObjectStore {
+    proxies.push(proxy);
+    const client = createS3Client({ ...config.aws, s3Endpoint: proxy.url });
+    clients.push(client);
+    return new S3ObjectStore(client);
+  }
+
+  async function keysUnder(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const o of store.list({ bucket, prefix })) keys.push(o.key);
+    return keys;
+  }
+
+  before(async () => {
+    await store.ensureBucket(bucket);
+  });
+
+  after(async () => {
+    for (const c of clients) c.destroy();
+    for (const p of proxies) await p.close();
+    for await (const o of store.list({ bucket, prefix: '' }))
+      await store.delete({ bucket, key: o.key });
+    await store.deleteBucket(bucket);
+    s3.destroy();
+  });
+
+  it('the stack versitygw: supported (412 on the second write), and the probe leaves nothing', async () => {
+    const v = await store.probeConditionalWrites(bucket);
+    assert.equal(v.support, 'supported', v.message);
+    assert.equal(v.endpoint, config.aws.s3Endpoint);
+    assert.match(
+      v.message,
+      /honours If-None-Match: \* \(a second conditional PUT of s3:\/\/.*\/_pinpipe\/probe\/[0-9a-f-]{36} answered 412 PreconditionFailed\)/,
+    );
+    assert.deepEqual(await keysUnder('_pinpipe/'), []);
+  });
+
+  it('a server that ignores If-None-Match: the proxy really overwrites, and the probe says ignored, naming it', async () => {
+    const proxy = await startS3Proxy({ stripIfNoneMatch: true });
+    const stripped = through(proxy);
+    // What the sink met before the probe existed: both conditional writes "create".
+    const key = 'stripped/t+0+0000000000.json';
+    assert.equal((await stripped.putIfAbsent({ bucket, key, body: 'first' })).status, 'created');
+    assert.equal((await stripped.putIfAbsent({ bucket, key, body: 'second' })).status, 'created');
+    assert.equal(text(await store.get({ bucket, key })), 'second');
+
+    const v = await stripped.probeConditionalWrites(bucket);
+    assert.equal(v.support, 'ignored');
+    assert.equal(v.endpoint, proxy.url);
+    assert.match(
+      v.message,
+      new RegExp(
+        `^S3 endpoint ${proxy.url} ignores If-None-Match: \\*: a second conditional PUT of the existing object s3://${bucket}/_pinpipe/probe/[0-9a-f-]{36} answered 200 and replaced it`,
+      ),
+    );
+    assert.deepEqual(await keysUnder('_pinpipe/'), []);
+    const probes = proxy.log.filter((e) => e.key?.startsWith('_pinpipe/probe/'));
+    assert.deepEqual(
+      probes.map((e) => `${e.method} ${e.ifNoneMatch} ${e.status}`),
+      ['PUT true 200', 'PUT true 200', 'DELETE false 204'],
+    );
+  });
+
+  it('a server that refuses the header (501 NotImplemented): refused', async () => {
+    const proxy = await startS3Proxy({
+      answer: (r) =>
+        r.method === 'PUT' && 'if-none-match' in r.headers
+          ? {
+              error: {
+                status: 501,
+                code: 'NotImplemented',
+                message: 'A header you provided implies functionality that is not implemented',
+              },
+            }
+          : undefined,
+    });
+    const v = await through(proxy).probeConditionalWrites(bucket);
+    assert.equal(v.support, 'refused');
+    assert.match(
+      v.message,
+      new RegExp(
+        `^S3 endpoint ${proxy.url} does not support conditional writes: .* answered 501 NotImplemented`,
+      ),
+    );
+  });
+
+  it('no verdict (error) when access is denied, the bucket is missing or nothing answers', async () => {
+    const proxy = await startS3Proxy({
+      answer: (r) =>
+        r.method === 'PUT'
+          ? { error: { status: 403, code: 'AccessDenied', message: 'Access Denied' } }
+          : undefined,
+    });
+    const denied = await through(proxy).probeConditionalWrites(bucket);
+    assert.equal(denied.support, 'error');
+    assert.match(denied.message, /answered 403 AccessDenied: Access Denied$/);
+    const missing = await store.probeConditionalWrites(uniqueName('no-such-bucket'));
+    assert.equal(missing.support, 'error');
+    assert.match(missing.message, /answered 404 NoSuchBucket/);
+    const dead = createS3Client({ ...config.aws, s3Endpoint: 'http://127.0.0.1:9' });
+    clients.push(dead);
+    const down = await new S3ObjectStore(dead).probeConditionalWrites(bucket);
+    assert.equal(down.support, 'error');
+    assert.match(
+      down.message,
+      /at S3 endpoint http:\/\/127\.0\.0\.1:9: .* did not answer \(.*ECONNREFUSED/,
+    );
+  });
+
+  it('putIfAbsent reads a scripted 409 ConditionalRequestConflict as exists (the caller looks next)', async () => {
+    const proxy = await startS3Proxy({
+      answer: answerOnce(conditionalPut(/^conflict\//), {
+        error: {
+          status: 409,
+          code: 'ConditionalRequestConflict',
+          message:
+            'A conflicting conditional operation is currently in progress against this resource.',
+        },
+      }),
+    });
+    const conflicted = through(proxy);
+    const key = 'conflict/a.json';
+    assert.deepEqual(await conflicted.putIfAbsent({ bucket, key, body: 'x' }), {
+      status: 'exists',
+    });
+    assert.equal(await store.head({ bucket, key }), undefined);
+    assert.equal((await conflicted.putIfAbsent({ bucket, key, body: 'x' })).status, 'created');
   });
 });
