@@ -447,7 +447,15 @@ class PartitionReader {
         const caughtUp = input.returnAtOffset !== undefined && position >= input.returnAtOffset;
         const left = deadline - Date.now();
         if (caughtUp || (!first && left <= 0)) break;
-        const fetched = await this.fetchAt(position, Math.max(0, Math.min(left, LONG_POLL_MS)));
+        let fetched: Fetched;
+        try {
+          fetched = await this.fetchAt(position, Math.max(0, Math.min(left, LONG_POLL_MS)));
+        } catch (err) {
+          // Records no retry can read come after what this read has: return that (the sink
+          // writes it), and let the next read, which starts at the bad batch, fail there.
+          if (err instanceof UnreadableRecordsError && out.length > 0) break;
+          throw err;
+        }
         if (fetched.records.length === 0 && fetched.nextOffset === position) {
           if (Date.now() >= deadline) break;
           continue;
@@ -596,7 +604,7 @@ class PartitionReader {
       throw err;
     }
     const { answer, error } = sent;
-    if (error instanceof UnsupportedCompressionError) throw await this.unreadableFrom(offset);
+    if (error instanceof UnsupportedCompressionError) return this.readableBefore(offset);
     if (answer && answer.errorCode === OFFSET_OUT_OF_RANGE) {
       // Retention deleted what we asked for: go on from the first offset Kafka still has
       // (the sink counts the gap as skipped), as a consumer reading from the beginning would.
@@ -643,16 +651,20 @@ class PartitionReader {
   }
 
   /**
-   * A fetch failed on a codec this process cannot decode; the library says so for the whole
-   * response. Fetch one batch at a time from `offset` to find the first record no retry will
-   * read, and say where it is.
+   * A fetch failed on a batch this process cannot decompress (over the cap, corrupt, an unknown
+   * codec); the library says so for the whole response. Fetch one batch at a time from `offset`:
+   * the records of the batches before the bad one are returned (so the sink writes them), and a
+   * read that starts at the bad batch is an UnreadableRecordsError naming its offset.
    */
-  private async unreadableFrom(offset: number): Promise<UnreadableRecordsError> {
+  private async readableBefore(offset: number): Promise<Fetched> {
     let at = offset;
+    const records: ConsumedRecord[] = [];
+    let highWatermark = offset;
     for (let step = 0; step < 100_000; step++) {
       const { answer, error } = await this.send(at, 0, 1);
       if (error instanceof UnsupportedCompressionError) {
-        return new UnreadableRecordsError(
+        if (at > offset) return { records, nextOffset: at, highWatermark };
+        throw new UnreadableRecordsError(
           `${this.topic}/${this.partition} at offset ${at}: ${error.message}`,
           this.topic,
           this.partition,
@@ -662,7 +674,12 @@ class PartitionReader {
       if (error !== undefined) throw error;
       let next = at;
       try {
-        if (answer?.errorCode === 0) next = readFetched(answer, at).nextOffset;
+        if (answer?.errorCode === 0) {
+          const one = readFetched(answer, at);
+          records.push(...one.records);
+          highWatermark = Math.max(highWatermark, one.highWatermark);
+          next = one.nextOffset;
+        }
       } catch (err) {
         throw this.malformed(at, err as Error);
       }

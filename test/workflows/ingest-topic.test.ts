@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { CompressionTypes } from 'kafkajs';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
@@ -21,7 +22,8 @@ import {
 } from '../../src/workflows/ingest-topic';
 import { assertExactlyOnce, auditRawZone } from '../helpers/raw-zone-audit';
 import { producePins, randomPipelineId } from '../helpers/ingest-fixtures';
-import { stackConfig } from '../helpers/stack';
+import { stackConfig, stackEnv } from '../helpers/stack';
+import { runCli } from '../helpers/run-cli';
 import { createLocalEnv, withTestWorker } from '../helpers/temporal';
 
 describe('ingestTopic workflow (real Kafka and S3)', function () {
@@ -395,5 +397,55 @@ describe('ingestTopic workflow (real Kafka and S3)', function () {
     assert.equal(progress.totals.lostToRetention, 12);
     assert.equal(progress.partitions[0]?.lostToRetention, 12);
     assert.equal(progress.partitions[0]?.nextOffset, 30);
+  });
+
+  it('stops for good at a compression bomb, says where, and ingest status shows why', async () => {
+    const { pipelineId, topic, bucket } = await pipeline(1);
+    await producePins(adapters.kafka, topic, { start: 0, count: 5, partitions: 1 });
+    // Anyone who can produce can send this: 96 MiB of one byte, about 100 kB gzipped, over
+    // the reader's 64 MiB cap per batch. It must not be inflated, retried or crash the worker.
+    const producer = createKafka(stackConfig().kafka).producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic,
+        compression: CompressionTypes.GZIP,
+        messages: [{ value: Buffer.alloc(96 * 1024 * 1024, 0x61), partition: 0 }],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    await producePins(adapters.kafka, topic, { start: 6, count: 5, partitions: 1 });
+    await withWorker(createSinkActivities(adapters), async (taskQueue) => {
+      await assert.rejects(
+        env.client.workflow.execute(ingestTopic, {
+          taskQueue,
+          workflowId: `ingest-${pipelineId}-pin`,
+          args: [{ pipelineId, table: 'pin', rotateIntervalMs: 300, idlePollMs: 100 }],
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof WorkflowFailedError);
+          const cause = err.cause?.cause;
+          assert.ok(cause instanceof ApplicationFailure);
+          assert.equal(cause.type, 'UnreadableRecords');
+          assert.equal(cause.nonRetryable, true);
+          assert.match(cause.message, new RegExp(`${topic}/0 at offset 5: `));
+          return true;
+        },
+      );
+      // The CLI names the stop while a worker can still answer the progress query.
+      const r = await runCli(['ingest', 'status', '--pipeline', pipelineId, '--table', 'pin'], {
+        ...stackEnv(),
+        TEMPORAL_ADDRESS: env.address, // this file's private dev server
+        TEMPORAL_TASK_QUEUE: taskQueue,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^pin: FAILED/m);
+      assert.match(r.stdout, new RegExp(`failed: cannot read ${topic}/0 at offset 5: `));
+    });
+    // Offsets before the bomb are in the raw zone, once.
+    const audit = await auditRawZone(adapters.store, bucket, topic, 'pin', new Map([[0, 5]]));
+    assert.deepEqual(audit.problems, []);
+    assert.equal(audit.byOffset.size, 5);
   });
 });
