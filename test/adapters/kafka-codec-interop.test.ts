@@ -212,23 +212,30 @@ describe('Kafka codecs between pinpipe and other clients (local broker)', functi
         }
         installKafkaCodecs({ maxBatchBytes: 64 * 1024 });
         const capped = new PlatformaticReader({ brokers: config.brokers, clientId: 'codec-cap' });
+        const readFrom = (fromOffset: number) =>
+          capped.readPartition({
+            topic: name,
+            partition: 0,
+            fromOffset,
+            maxRecords: 1000,
+            maxWaitMs: 5_000,
+            untilCaughtUp: true,
+          });
         try {
-          await assert.rejects(
-            capped.readPartition({
-              topic: name,
-              partition: 0,
-              fromOffset: 3,
-              maxRecords: 1000,
-              maxWaitMs: 5_000,
-              untilCaughtUp: true,
-            }),
-            (err: unknown) => {
-              assert.ok(err instanceof UnreadableRecordsError, String(err));
-              assert.deepEqual([err.topic, err.partition, err.offset], [name, 0, 5]);
-              assert.match(err.message, new RegExp(`${codec} batch .*past the cap of 65536 bytes`));
-              return true;
-            },
+          // What comes before the bad batch is read (the sink writes it)...
+          const before = await readFrom(3);
+          assert.deepEqual(
+            before.records.map((r) => r.offset),
+            [3, 4],
           );
+          assert.equal(before.nextOffset, 5);
+          // ...and a read that starts at it fails there, for good.
+          await assert.rejects(readFrom(5), (err: unknown) => {
+            assert.ok(err instanceof UnreadableRecordsError, String(err));
+            assert.deepEqual([err.topic, err.partition, err.offset], [name, 0, 5]);
+            assert.match(err.message, new RegExp(`${codec} batch .*past the cap of 65536 bytes`));
+            return true;
+          });
         } finally {
           await capped.close();
         }
