@@ -190,6 +190,24 @@ export interface Config {
   duckdb: { httpfsExtension?: string };
 }
 
+/** Addresses that only this machine can reach. */
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/**
+ * Why the ingest API must not listen as configured, or undefined: anyone who reaches a
+ * non-loopback address could write to the pipeline's topics, so listening there needs
+ * PINPIPE_API_TOKEN (DESIGN section 8). Checked by the API's entry point only: the worker and
+ * the CLI share the environment but do not listen.
+ */
+export function apiListenProblem(api: Config['api']): string | undefined {
+  if (api.token || LOOPBACK.test(api.host)) return undefined;
+  return (
+    `PINPIPE_API_HOST=${JSON.stringify(api.host)} listens beyond this machine, so the API ` +
+    'needs PINPIPE_API_TOKEN (clients then send Authorization: Bearer <token>); set one ' +
+    '(e.g. `openssl rand -hex 24`) or listen on 127.0.0.1'
+  );
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

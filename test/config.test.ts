@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../src/config';
+import { apiListenProblem, ConfigError, loadConfig } from '../src/config';
 
 describe('loadConfig', () => {
   const isolated = { HOME: '/nonexistent', TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' };
@@ -245,6 +245,32 @@ describe('loadConfig', () => {
     for (const [what, env, message] of refused) {
       it(`refuses ${what}, saying what to set`, () => {
         assert.throws(() => loadConfig({ ...isolated, ...env }), message);
+      });
+    }
+  });
+
+  describe('apiListenProblem', () => {
+    const api = (host: string, token?: string) =>
+      loadConfig({
+        ...isolated,
+        PINPIPE_API_HOST: host,
+        ...(token ? { PINPIPE_API_TOKEN: token } : {}),
+      }).api;
+    const cases: [string, string, string | undefined, boolean][] = [
+      ['loopback v4', '127.0.0.1', undefined, true],
+      ['another loopback v4', '127.0.0.53', undefined, true],
+      ['loopback v6', '::1', undefined, true],
+      ['localhost', 'localhost', undefined, true],
+      ['every interface, with a token', '0.0.0.0', 'a-long-secret', true],
+      ['every interface, no token', '0.0.0.0', undefined, false],
+      ['a LAN address, no token', '10.0.3.7', undefined, false],
+      ['every v6 interface, no token', '::', undefined, false],
+    ];
+    for (const [what, host, token, ok] of cases) {
+      it(`${ok ? 'allows' : 'refuses'} ${what}`, () => {
+        const problem = apiListenProblem(api(host, token));
+        if (ok) assert.equal(problem, undefined);
+        else assert.match(problem ?? '', /needs PINPIPE_API_TOKEN/);
       });
     }
   });

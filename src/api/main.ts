@@ -1,6 +1,6 @@
 import '../quiet-warnings';
 import { createAdapters } from '../adapters/create-adapters';
-import { ConfigError, loadConfig } from '../config';
+import { apiListenProblem, ConfigError, loadConfig } from '../config';
 import { createIngestServer } from './server';
 
 /**
@@ -9,6 +9,8 @@ import { createIngestServer } from './server';
  */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  const refused = apiListenProblem(config.api);
+  if (refused) throw new ConfigError([refused]);
   const adapters = createAdapters(config);
   const api = createIngestServer({
     kafka: adapters.kafka,

@@ -107,6 +107,19 @@ describe('ingest API process (src/api/main.ts)', function () {
     assert.match(api.output(), /pinpipe api: stopped/);
   });
 
+  it('refuses to listen beyond loopback without a token (exit 2, saying what to set)', async () => {
+    const open = spawnEntry('src/api/main.ts', {
+      ...stackEnv(),
+      PINPIPE_API_HOST: '0.0.0.0',
+      PINPIPE_API_TOKEN: '',
+    });
+    assert.equal(await open.exited, 2);
+    assert.match(
+      open.output(),
+      /PINPIPE_API_HOST="0\.0\.0\.0" listens beyond this machine, so the API needs PINPIPE_API_TOKEN/,
+    );
+  });
+
   it('exits 2 naming the variable on bad configuration', async () => {
     const bad = spawnEntry('src/api/main.ts', { ...stackEnv(), PINPIPE_API_PORT: 'abc' });
     assert.equal(await bad.exited, 2);

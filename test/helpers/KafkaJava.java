@@ -1,4 +1,6 @@
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,6 +27,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *     writes <count> records to <prefix>-<codec> for each codec, with compression.type=<codec>
  *     and a linger, so batches hold many records and are compressed as Java writes them
  *     (gzip, snappy in xerial's framing, lz4 frames of 64 KiB blocks, zstd without a size).
+ *   java -cp ... KafkaJava.java produce-lines <bootstrap> <topic> <codec> <file>
+ *     writes each line of <file> as one record (no key) to partition 0 of <topic>, the same way
+ *     (test/integration/codec-pipeline.test.ts: pins written by Java, ingested by the sink).
  *   java -cp ... KafkaJava.java consume <bootstrap> <count> <topic>...
  *     reads <count> records of partition 0 of each topic from offset 0 and prints, per record,
  *     "topic offset key sha256(value)", tab-separated.
@@ -42,9 +47,34 @@ public class KafkaJava {
   public static void main(String[] args) throws Exception {
     switch (args[0]) {
       case "produce" -> produce(args[1], args[2], Integer.parseInt(args[3]), List.of(args).subList(4, args.length));
+      case "produce-lines" -> produceLines(args[1], args[2], args[3], Path.of(args[4]));
       case "consume" -> consume(args[1], Integer.parseInt(args[2]), List.of(args).subList(3, args.length));
       default -> throw new IllegalArgumentException("produce or consume, not " + args[0]);
     }
+  }
+
+  static Properties producerConfig(String bootstrap, String codec) {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, codec);
+    p.put(ProducerConfig.LINGER_MS_CONFIG, "50");
+    p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(256 * 1024));
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "15000");
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    return p;
+  }
+
+  static void produceLines(String bootstrap, String topic, String codec, Path file) throws Exception {
+    List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    try (KafkaProducer<String, String> producer = new KafkaProducer<>(producerConfig(bootstrap, codec))) {
+      List<Future<RecordMetadata>> sent = new ArrayList<>();
+      for (String line : lines) sent.add(producer.send(new ProducerRecord<>(topic, 0, null, line)));
+      producer.flush();
+      for (Future<RecordMetadata> f : sent) f.get(); // a failed send fails the run
+    }
+    System.out.println("produced " + lines.size() + " to " + topic);
   }
 
   static void produce(String bootstrap, String prefix, int count, List<String> codecs) throws Exception {
