@@ -379,6 +379,7 @@ export AWS_ACCESS_KEY_ID=$AWS_KEY
 export AWS_SECRET_ACCESS_KEY=$AWS_SECRET
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
 export AWS_ENDPOINT_URL_EC2=http://127.0.0.1:$MOTO_PORT
+export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
 EOF
   # Only once `up` has installed it: a path to a missing file would fail every loadConfig.
   local httpfs

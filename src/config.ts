@@ -123,6 +123,7 @@ export const envSchema = z.object({
   AWS_SECRET_ACCESS_KEY: z.preprocess(emptyAsUndefined, z.string().optional()),
   AWS_ENDPOINT_URL_S3: z.preprocess(emptyAsUndefined, httpUrl.optional()),
   AWS_ENDPOINT_URL_EC2: z.preprocess(emptyAsUndefined, httpUrl.optional()),
+  AWS_ENDPOINT_URL: z.preprocess(emptyAsUndefined, httpUrl.optional()),
   PINPIPE_PIPELINE_ID: z
     .string()
     .regex(/^[0-9a-f]{12}$/, 'expected 12 lowercase hex characters, e.g. 5eedcafe0001')
@@ -170,6 +171,11 @@ export interface AwsConfig {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   s3Endpoint?: string;
   ec2Endpoint?: string;
+  /**
+   * Where IAM, Secrets Manager, API Gateway and MSK are called (AWS_ENDPOINT_URL): moto on the
+   * local stack; unset on AWS. EC2 falls back to it when AWS_ENDPOINT_URL_EC2 is unset.
+   */
+  controlEndpoint?: string;
 }
 
 export interface Config {
@@ -279,7 +285,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           }
         : {}),
       ...(e.AWS_ENDPOINT_URL_S3 ? { s3Endpoint: e.AWS_ENDPOINT_URL_S3 } : {}),
-      ...(e.AWS_ENDPOINT_URL_EC2 ? { ec2Endpoint: e.AWS_ENDPOINT_URL_EC2 } : {}),
+      ...((e.AWS_ENDPOINT_URL_EC2 ?? e.AWS_ENDPOINT_URL)
+        ? { ec2Endpoint: e.AWS_ENDPOINT_URL_EC2 ?? e.AWS_ENDPOINT_URL }
+        : {}),
+      ...(e.AWS_ENDPOINT_URL ? { controlEndpoint: e.AWS_ENDPOINT_URL } : {}),
     },
     pipelineId: e.PINPIPE_PIPELINE_ID,
     api: {
