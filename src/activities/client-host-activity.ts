@@ -11,6 +11,7 @@ export interface EnsureClientHostInput {
   subnetId?: string;
   securityGroupIds?: string[];
   keyName?: string;
+  instanceProfile?: string;
   userData: string;
   readyTimeoutSeconds: number;
   /** Same token on every attempt of one run, so AWS itself dedupes a launch it already did. */
@@ -96,6 +97,7 @@ export function createClientHostActivity(ec2: Ec2Port) {
         ...(input.subnetId ? { subnetId: input.subnetId } : {}),
         ...(input.securityGroupIds ? { securityGroupIds: input.securityGroupIds } : {}),
         ...(input.keyName ? { keyName: input.keyName } : {}),
+        ...(input.instanceProfile ? { instanceProfile: input.instanceProfile } : {}),
         userData: input.userData,
         clientToken: input.clientToken,
         tags: {

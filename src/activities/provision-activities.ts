@@ -26,6 +26,8 @@ export interface ValidateTargetInput {
   bucket: string;
   /** With it, the result says which of the pipeline's topics and bucket exist already. */
   pipelineId?: string;
+  /** Look at the worker's own Kafka (false: the aws target's cluster does not exist yet). */
+  checkKafka?: boolean;
 }
 
 export interface EnsureBucketInput {
@@ -50,10 +52,14 @@ export interface EnsureTopicsInput {
   mode: Mode;
   /** The pipeline's topics the validate step found; any other found now this run made. */
   existingBeforeRun?: string[];
+  /** The cluster's bootstrap servers (the aws target's MSK); absent: the worker's own Kafka. */
+  brokers?: string;
 }
 
 export interface CheckEndpointInput {
   url: string;
+  /** Asked instead when `url` cannot be reached at all (an API Gateway stage URL from a private network). */
+  fallbackUrl?: string;
   readyTimeoutSeconds: number;
   mode: Mode;
 }
@@ -84,6 +90,8 @@ export interface ProvisionPorts {
   control: PipelineControl;
   /** GET a URL; the status code, or an error when nothing answers. Defaults to fetch. */
   httpStatus?: (url: string) => Promise<number>;
+  /** A Kafka client for other bootstrap servers (the aws target's cluster), with the worker's security settings. */
+  kafkaAt?: (brokers: string[]) => KafkaPort & { disconnect(): Promise<void> };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -108,7 +116,7 @@ export function createProvisionActivities(ports: ProvisionPorts) {
       );
     }
     // Reachability of the data services: a listing each, so bad endpoints fail here, early.
-    const topics = await kafka.listTopics();
+    const topics = input.checkKafka === false ? [] : await kafka.listTopics();
     const bucketFound = await store.bucketExists(input.bucket);
     // What is there before the run changes anything: the line between created and adopted.
     const pipelineId = input.pipelineId;
@@ -124,7 +132,7 @@ export function createProvisionActivities(ports: ProvisionPorts) {
           ];
     return {
       resources: [],
-      summary: `${input.target} target, region ${input.region}: EC2, Kafka (${topics.length} topics) and S3 answer; bucket ${bucketFound ? 'exists' : 'to create'}`,
+      summary: `${input.target} target, region ${input.region}: EC2, ${input.checkKafka === false ? '' : `Kafka (${topics.length} topics) `}and S3 answer; bucket ${bucketFound ? 'exists' : 'to create'}`,
       ...(preexisting ? { preexisting } : {}),
     };
   }
@@ -190,6 +198,18 @@ export function createProvisionActivities(ports: ProvisionPorts) {
   }
 
   async function ensureTopics(input: EnsureTopicsInput): Promise<StepResult> {
+    if (input.brokers === undefined) return ensureTopicsOn(kafka, input);
+    if (!ports.kafkaAt)
+      throw new Error('this worker cannot reach other Kafka clusters (no kafkaAt)');
+    const cluster = ports.kafkaAt(input.brokers.split(','));
+    try {
+      return await ensureTopicsOn(cluster, input);
+    } finally {
+      await cluster.disconnect();
+    }
+  }
+
+  async function ensureTopicsOn(kafka: KafkaPort, input: EnsureTopicsInput): Promise<StepResult> {
     Context.current().heartbeat();
     const resources: ResourceRecord[] = [];
     for (const table of TABLES) {
@@ -244,11 +264,17 @@ export function createProvisionActivities(ports: ProvisionPorts) {
   }
 
   async function checkEndpoint(input: CheckEndpointInput): Promise<StepResult> {
-    const healthz = new URL('/healthz', input.url).toString();
+    // Relative to the URL's path: an API Gateway stage URL ends in /<stage>.
+    const healthzOf = (url: string) =>
+      new URL('healthz', url.endsWith('/') ? url : `${url}/`).toString();
     const deadline = Date.now() + (input.mode === 'plan' ? 0 : input.readyTimeoutSeconds * 1000);
     let last: string;
+    let unreachable: string | undefined;
     do {
       Context.current().heartbeat();
+      // The stage URL first; the direct one only while the stage URL cannot be reached at all.
+      const url = unreachable !== undefined && input.fallbackUrl ? input.fallbackUrl : input.url;
+      const healthz = healthzOf(url);
       try {
         const status = await httpStatus(healthz);
         if (status === 200) {
@@ -256,12 +282,16 @@ export function createProvisionActivities(ports: ProvisionPorts) {
             kind: 'endpoint',
             id: input.url,
             outcome: 'exists',
-            detail: `${healthz} answers 200`,
+            detail: `${healthz} answers 200${url !== input.url ? ` (${unreachable})` : ''}`,
           });
         }
         last = `${healthz} answered ${status}`;
       } catch (err) {
         last = `${healthz} did not answer: ${(err as Error).message}`;
+        if (url === input.url && input.fallbackUrl) {
+          unreachable = `${input.url} cannot be reached from this worker, checked directly`;
+          continue;
+        }
       }
       if (Date.now() < deadline) await sleep(1_000);
     } while (Date.now() < deadline);

@@ -19,6 +19,7 @@ import type { Ec2Port } from '../ports/ec2';
 import type { KafkaPort } from '../ports/kafka';
 import type { ObjectStore } from '../ports/object-store';
 import type { PipelineControl } from '../ports/pipeline-control';
+import { isAwsKind, removeAwsResource, type AwsRemovalPorts } from './aws-removal';
 import { findClientHosts } from './client-host-activity';
 
 /**
@@ -76,6 +77,8 @@ export function createTeardownActivities(ports: {
   ec2: Ec2Port;
   control: PipelineControl;
   bucketTags: BucketTags;
+  /** The aws target's control-plane clients (security groups, IAM, secrets, MSK, API Gateway). */
+  aws?: AwsRemovalPorts;
 }) {
   const { store, kafka, ec2, control, bucketTags } = ports;
 
@@ -188,6 +191,10 @@ export function createTeardownActivities(ports: {
     const byName = refusalByName(input.kind, input.id, pipelineId);
     if (byName !== undefined) return refused(byName);
 
+    if (isAwsKind(input.kind)) {
+      const r = await removeAwsResource(ports.aws, input.kind, input.id, pipelineId);
+      return r.result === 'refused' ? refused(r.reason) : done(r.result);
+    }
     switch (input.kind) {
       case 'workflow': {
         const r = await control.stopIngestion(input.id, INGEST_STOP_GRACE_MS);

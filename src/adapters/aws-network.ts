@@ -7,6 +7,7 @@ import {
   DescribeKeyPairsCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
+  DescribeVpcsCommand,
   paginateDescribeSecurityGroups,
   paginateDescribeSubnets,
   paginateDescribeVpcs,
@@ -57,6 +58,16 @@ export class AwsNetwork implements NetworkPort {
       if (vpc?.VpcId) return vpc.VpcId;
     }
     return undefined;
+  }
+
+  async vpcCidr(vpcId: string): Promise<string | undefined> {
+    try {
+      const out = await this.ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
+      return out.Vpcs?.find((v) => v.VpcId === vpcId)?.CidrBlock;
+    } catch (err) {
+      if (errorName(err) === 'InvalidVpcID.NotFound') return undefined;
+      throw err;
+    }
   }
 
   async describeSubnet(subnetId: string): Promise<SubnetInfo | undefined> {

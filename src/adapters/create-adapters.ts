@@ -1,8 +1,14 @@
 import type { Config } from '../config';
+import type { AwsProvisionPorts } from '../activities/aws-provision-activities';
 import type { BucketTags } from '../ports/bucket-tags';
 import type { Ec2Port } from '../ports/ec2';
 import type { KafkaPort } from '../ports/kafka';
 import type { ObjectStore } from '../ports/object-store';
+import { AwsApiGateway, createApiGatewayClient } from './aws-api-gateway';
+import { AwsIam, createIamClient } from './aws-iam';
+import { AwsMsk, createMskClient } from './aws-msk';
+import { AwsNetwork } from './aws-network';
+import { AwsSecrets, createSecretsClient } from './aws-secrets';
 import { AwsEc2, createEc2Client } from './ec2-client';
 import { KafkajsKafka } from './kafkajs-kafka';
 import { S3BucketTags } from './s3-bucket-tags';
@@ -13,6 +19,10 @@ export interface Adapters {
   kafka: KafkaPort;
   ec2: Ec2Port;
   bucketTags: BucketTags;
+  /** The aws target's control plane (moto on the local stack). Clients connect on first use. */
+  aws: AwsProvisionPorts;
+  /** A Kafka client for other bootstrap servers (the aws target's MSK), same security settings. */
+  kafkaAt(brokers: string[]): KafkaPort & { disconnect(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -21,15 +31,30 @@ export function createAdapters(config: Config): Adapters {
   const s3 = createS3Client(config.aws);
   const ec2Client = createEc2Client(config.aws);
   const kafka = KafkajsKafka.fromOptions(config.kafka);
+  const clients = {
+    iam: createIamClient(config.aws),
+    secrets: createSecretsClient(config.aws),
+    msk: createMskClient(config.aws),
+    apiGateway: createApiGatewayClient(config.aws),
+  };
   return {
     store: new S3ObjectStore(s3),
     kafka,
     ec2: new AwsEc2(ec2Client),
     bucketTags: new S3BucketTags(s3),
+    aws: {
+      network: new AwsNetwork(ec2Client),
+      iam: new AwsIam(clients.iam),
+      secrets: new AwsSecrets(clients.secrets),
+      msk: new AwsMsk(clients.msk),
+      apiGateway: new AwsApiGateway(clients.apiGateway),
+    },
+    kafkaAt: (brokers) => KafkajsKafka.fromOptions({ ...config.kafka, brokers }),
     async close() {
       await kafka.disconnect();
       s3.destroy();
       ec2Client.destroy();
+      for (const c of Object.values(clients)) c.destroy();
     },
   };
 }

@@ -71,6 +71,7 @@ export class AwsEc2 implements Ec2Port {
         ...(input.subnetId ? { SubnetId: input.subnetId } : {}),
         ...(input.securityGroupIds ? { SecurityGroupIds: input.securityGroupIds } : {}),
         ...(input.keyName ? { KeyName: input.keyName } : {}),
+        ...(input.instanceProfile ? { IamInstanceProfile: { Name: input.instanceProfile } } : {}),
         ...(input.userData ? { UserData: Buffer.from(input.userData).toString('base64') } : {}),
         ...(input.clientToken ? { ClientToken: input.clientToken } : {}),
         TagSpecifications: [

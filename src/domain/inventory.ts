@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { ResourceKind, StepState } from './provision-steps';
 import { PIPELINE_ID_PATTERN, TABLES, bucketFor, topicFor } from './tables';
 import { ingestWorkflowId, nightlyScheduleId } from './workflow-ids';
+import { awsNames } from './aws-resources';
 
 /** Where the inventory lives: in the pipeline's own bucket, next to the data it describes. */
 export const INVENTORY_KEY = '_pinpipe/inventory.json';
@@ -59,9 +60,9 @@ export interface LegacyInventory {
 
 export type StoredInventory = Inventory | LegacyInventory;
 
-const DATA_KINDS: ReadonlySet<ResourceKind> = new Set(['bucket', 'topic']);
+const DATA_KINDS: ReadonlySet<ResourceKind> = new Set(['bucket', 'topic', 'kafka-cluster']);
 
-/** Topics and buckets hold data: teardown removes them only with `deleteData`. By kind, always. */
+/** Topics, buckets and Kafka clusters hold data: teardown removes them only with `deleteData`. By kind, always. */
 export function holdsData(kind: ResourceKind): boolean {
   return DATA_KINDS.has(kind);
 }
@@ -97,6 +98,53 @@ function entrySchemaWith<T extends z.ZodRawShape>(extra: T) {
       ...extra,
     }),
     z.object({ kind: z.literal('endpoint'), id: z.string().min(1).max(2048), deleteHow, ...extra }),
+    z.object({
+      kind: z.literal('security-group'),
+      id: z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group id (sg-…)'),
+      deleteHow,
+      ...extra,
+    }),
+    z.object({
+      kind: z.literal('kafka-cluster'),
+      id: z
+        .string()
+        .regex(
+          /^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/\S+$/,
+          'expected an MSK cluster ARN',
+        ),
+      deleteHow,
+      ...extra,
+    }),
+    z.object({
+      kind: z.literal('secret'),
+      id: z.string().regex(/^[\w/+=.@-]{1,512}$/, 'expected a secret name'),
+      deleteHow,
+      ...extra,
+    }),
+    z.object({
+      kind: z.literal('key-pair'),
+      id: z.string().regex(/^[\w.-]{1,255}$/, 'expected a key pair name'),
+      deleteHow,
+      ...extra,
+    }),
+    z.object({
+      kind: z.literal('iam-role'),
+      id: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'expected an IAM role name'),
+      deleteHow,
+      ...extra,
+    }),
+    z.object({
+      kind: z.literal('instance-profile'),
+      id: z.string().regex(/^[\w+=,.@-]{1,128}$/, 'expected an instance profile name'),
+      deleteHow,
+      ...extra,
+    }),
+    z.object({
+      kind: z.literal('rest-api'),
+      id: z.string().regex(/^[a-z0-9]{1,32}$/, 'expected a REST API id'),
+      deleteHow,
+      ...extra,
+    }),
     z.object({
       kind: z.literal('workflow'),
       id: z.string().regex(TEMPORAL_ID, 'expected a workflow id'),
@@ -210,7 +258,7 @@ export function inventoryFromSteps(steps: readonly StepState[], head: InventoryH
     for (const r of s.resources) {
       if (r.deleteHow === undefined || seen.has(key(r))) continue;
       seen.add(key(r));
-      if (holdsData(r.kind) && r.outcome !== 'created') {
+      if (holdsData(r.kind) && r.outcome !== 'created' && r.ownedByTag !== true) {
         adopted.push({ kind: r.kind, id: r.id, deleteHow: adoptedDeleteHow(r.id) });
       } else {
         owned.push({ kind: r.kind, id: r.id, deleteHow: r.deleteHow });
@@ -284,9 +332,28 @@ export function refusalByName(
       return id === nightlyScheduleId(pipelineId)
         ? undefined
         : `schedule ${id} is not the pipeline's nightly schedule (${nightlyScheduleId(pipelineId)}): ${notOurs}`;
+    case 'secret':
+    case 'key-pair':
+    case 'iam-role':
+    case 'instance-profile': {
+      // Named by pinpipe (aws-resources.ts): any other name is not the pipeline's.
+      const names = awsNames(pipelineId);
+      const own = {
+        secret: [names.apiTokenSecret, names.sshKeySecret],
+        'key-pair': [names.keyPair],
+        'iam-role': [names.role],
+        'instance-profile': [names.instanceProfile],
+      }[kind];
+      return own.includes(id)
+        ? undefined
+        : `${kind} ${id} is not named ${own.join(' or ')}: ${notOurs}`;
+    }
     case 'bucket':
     case 'instance':
     case 'endpoint':
+    case 'security-group':
+    case 'kafka-cluster':
+    case 'rest-api':
       return undefined;
   }
 }
@@ -298,7 +365,7 @@ export function bucketNamedFor(pipelineId: string, bucket: string): boolean {
 
 /** Why an instance or a bucket is not the pipeline's, from its tags; undefined when it is. */
 export function refusalByTags(
-  kind: 'instance' | 'bucket',
+  kind: ResourceKind,
   id: string,
   pipelineId: string,
   tags: Readonly<Record<string, string>>,
@@ -307,8 +374,8 @@ export function refusalByTags(
   if (tag === pipelineId) return undefined;
   const has =
     tag === undefined ? `it has no ${PIPELINE_TAG} tag` : `it is tagged ${PIPELINE_TAG}=${tag}`;
-  return kind === 'instance'
-    ? `instance ${id} does not carry the tag ${PIPELINE_TAG}=${pipelineId} (${has}): ${notOurs}`
+  return kind !== 'bucket'
+    ? `${kind} ${id} does not carry the tag ${PIPELINE_TAG}=${pipelineId} (${has}): ${notOurs}`
     : `bucket ${id} is neither named ${bucketFor(pipelineId)} nor tagged ${PIPELINE_TAG}=${pipelineId} (${has}): ${notOurs}`;
 }
 

@@ -9,14 +9,30 @@ import type { Inventory } from './inventory';
 export const PROVISION_STEPS = [
   'validate',
   'bucket',
+  'security-group',
+  'kafka-cluster',
   'topics',
+  'api-token',
+  'key-pair',
+  'iam-role',
   'client-host',
+  'api-gateway',
   'endpoint',
   'ingestion',
   'schedule',
   'inventory',
 ] as const;
 export type ProvisionStep = (typeof PROVISION_STEPS)[number];
+
+/** The steps only the aws target runs (the local target shows them as skipped). */
+export const AWS_ONLY_STEPS: ReadonlySet<ProvisionStep> = new Set([
+  'security-group',
+  'kafka-cluster',
+  'api-token',
+  'key-pair',
+  'iam-role',
+  'api-gateway',
+]);
 
 export function isProvisionStep(value: unknown): value is ProvisionStep {
   return typeof value === 'string' && (PROVISION_STEPS as readonly string[]).includes(value);
@@ -25,15 +41,34 @@ export function isProvisionStep(value: unknown): value is ProvisionStep {
 export const STEP_TITLES: Record<ProvisionStep, string> = {
   validate: 'Validate config and credentials',
   bucket: 'Ensure bucket',
+  'security-group': 'Ensure security groups',
+  'kafka-cluster': 'Ensure Kafka cluster (MSK)',
   topics: 'Ensure topics',
+  'api-token': 'Ensure API token (Secrets Manager)',
+  'key-pair': 'Ensure SSH key pair (key in Secrets Manager)',
+  'iam-role': 'Ensure IAM role and instance profile',
   'client-host': 'Ensure EC2 client host',
+  'api-gateway': 'Ensure API Gateway proxy',
   endpoint: 'Ensure ingest endpoint answers /healthz',
   ingestion: 'Start the ingestion workflows',
   schedule: 'Apply the nightly schedule',
   inventory: 'Record the inventory',
 };
 
-export type ResourceKind = 'bucket' | 'topic' | 'instance' | 'endpoint' | 'workflow' | 'schedule';
+export type ResourceKind =
+  | 'bucket'
+  | 'topic'
+  | 'instance'
+  | 'endpoint'
+  | 'workflow'
+  | 'schedule'
+  | 'security-group'
+  | 'kafka-cluster'
+  | 'secret'
+  | 'key-pair'
+  | 'iam-role'
+  | 'instance-profile'
+  | 'rest-api';
 
 /**
  * What a step found or did to one resource. Apply mode: created / exists / updated.
@@ -50,6 +85,11 @@ export interface ResourceRecord {
   detail?: string;
   /** How a person (or teardown) deletes it. Absent for things there is nothing to delete. */
   deleteHow?: string;
+  /**
+   * Found carrying the pipeline's tag, which pinpipe sets only on what it creates: owned even
+   * when found (a rerun after a worker died between creating it and recording it).
+   */
+  ownedByTag?: boolean;
 }
 
 export interface StepResult {
@@ -109,13 +149,24 @@ export function createdByRun(steps: readonly StepState[]): ResourceRecord[] {
     .reverse();
 }
 
-/** Teardown order: ingestion first (it writes to the bucket), the bucket last. */
+/**
+ * Teardown order, the reverse of the dependencies: ingestion first (it writes to the bucket),
+ * the proxy before the host it points at, the host before its profile, role and groups, the
+ * cluster before its security group, the bucket last.
+ */
 const TEARDOWN_ORDER: readonly ResourceKind[] = [
   'workflow',
   'schedule',
+  'rest-api',
   'instance',
   'endpoint',
+  'instance-profile',
+  'iam-role',
+  'key-pair',
+  'secret',
   'topic',
+  'kafka-cluster',
+  'security-group',
   'bucket',
 ];
 

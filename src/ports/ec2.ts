@@ -18,6 +18,8 @@ export interface RunInstanceInput {
   subnetId?: string;
   securityGroupIds?: string[];
   keyName?: string;
+  /** The IAM instance profile's name (its role's credentials reach the host's processes). */
+  instanceProfile?: string;
   userData?: string;
   tags: Record<string, string>;
   /** Sent to EC2, but callers must still find-by-tag first: moto ignores it. */

@@ -40,6 +40,8 @@ export interface KeyPairInfo {
 export interface NetworkPort {
   /** The region's default VPC, or undefined when it has none. */
   defaultVpcId(): Promise<string | undefined>;
+  /** The VPC's primary IPv4 CIDR block, or undefined when there is no such VPC. */
+  vpcCidr(vpcId: string): Promise<string | undefined>;
   /** The subnet, or undefined when there is no such subnet. */
   describeSubnet(subnetId: string): Promise<SubnetInfo | undefined>;
   /** Every subnet of the VPC. */

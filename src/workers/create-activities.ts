@@ -2,6 +2,7 @@ import type { DuckDbS3Options } from '../analytics/duckdb-session';
 import { createProbeActivities } from '../activities/probe-activities';
 import { createNightlyActivities } from '../activities/nightly-activities';
 import { createSinkActivities } from '../activities/sink-activities';
+import { createAwsProvisionActivities } from '../activities/aws-provision-activities';
 import { createProvisionActivities } from '../activities/provision-activities';
 import { createTeardownActivities } from '../activities/teardown-activities';
 import type { Adapters } from '../adapters/create-adapters';
@@ -9,11 +10,12 @@ import type { PipelineControl } from '../ports/pipeline-control';
 
 /** Every activity the `pinpipe` task queue serves, wired to the given ports. */
 export function createActivities(
-  adapters: Pick<Adapters, 'store' | 'kafka' | 'ec2' | 'bucketTags'> & {
-    control: PipelineControl;
-    /** How DuckDB reaches the bucket for the analytics (duckDbS3OptionsFrom(config)). */
-    duckdb: DuckDbS3Options;
-  },
+  adapters: Pick<Adapters, 'store' | 'kafka' | 'ec2' | 'bucketTags'> &
+    Partial<Pick<Adapters, 'aws' | 'kafkaAt'>> & {
+      control: PipelineControl;
+      /** How DuckDB reaches the bucket for the analytics (duckDbS3OptionsFrom(config)). */
+      duckdb: DuckDbS3Options;
+    },
 ) {
   return {
     ...createProbeActivities(adapters),
@@ -21,5 +23,7 @@ export function createActivities(
     ...createNightlyActivities(adapters),
     ...createProvisionActivities(adapters),
     ...createTeardownActivities(adapters),
+    // Without AWS clients (tests of the local target) the aws steps' activities are absent.
+    ...(adapters.aws ? createAwsProvisionActivities(adapters.aws) : {}),
   };
 }

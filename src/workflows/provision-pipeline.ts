@@ -11,9 +11,11 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { AwsProvisionActivities } from '../activities/aws-provision-activities';
 import type { ProvisionActivities } from '../activities/provision-activities';
 import type { TeardownActivities } from '../activities/teardown-activities';
-import { defaultClientUserData } from '../domain/client-user-data';
+import { awsNames } from '../domain/aws-resources';
+import { clientUserData } from '../domain/client-user-data';
 import {
   mergeCorrection,
   parseProvisionInput,
@@ -22,6 +24,7 @@ import {
 } from '../domain/provision-input';
 import { inventoryFromSteps, type Inventory } from '../domain/inventory';
 import {
+  AWS_ONLY_STEPS,
   PROVISION_STEPS,
   checklistMarkdown,
   createdByRun,
@@ -72,9 +75,8 @@ export const retryStepUpdate = defineUpdate<{ step: ProvisionStep }, [RetryStepR
 /** Give up on a parked run: remove what this run created, newest first, and complete. */
 export const abortUpdate = defineUpdate<{ removing: number }>('abort');
 
-const acts = proxyActivities<ProvisionActivities & TeardownActivities>(
-  STEP_PROFILES.validate.activity,
-);
+type Activities = ProvisionActivities & AwsProvisionActivities & TeardownActivities;
+const acts = proxyActivities<Activities>(STEP_PROFILES.validate.activity);
 
 /** The local target's endpoint: the ingest API on its default port (DESIGN 8). */
 const LOCAL_API_URL = 'http://127.0.0.1:8082';
@@ -185,18 +187,113 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
   );
 
   const mode = () => s.mode;
+  /** The client host's API, straight (no proxy in between). */
+  const directUrl = () => (outputs.publicIp ? `http://${outputs.publicIp}:8082` : undefined);
+  /** Where ingestion is checked: the stage URL on aws, else as set, else direct. */
   const endpointUrl = () =>
-    s.endpoint.url ??
-    (s.target === 'local'
-      ? LOCAL_API_URL
-      : outputs.publicIp
-        ? `http://${outputs.publicIp}:8082`
-        : undefined);
+    s.target === 'local'
+      ? (s.endpoint.url ?? LOCAL_API_URL)
+      : (outputs.invokeUrl ?? s.endpoint.url ?? directUrl());
+  /** The aws target's brokers: MSK's (read by the kafka-cluster step) or as given. */
+  const awsBrokers = () =>
+    s.target === 'aws' ? (outputs.kafkaBrokers ?? s.clientHost.kafkaBrokers) : undefined;
+  const usesMsk = () => s.target === 'aws' && s.aws.kafka.mode !== 'brokers';
+
+  /** Creates or adopts the cluster, then waits for ACTIVE between durable timers. */
+  async function kafkaClusterStep(): Promise<StepResult> {
+    const k = s.aws.kafka;
+    const r = await call('kafka-cluster', 'ensureKafkaCluster', [
+      {
+        pipelineId: s.pipelineId,
+        mode: mode(),
+        kafka:
+          k.mode === 'adopt'
+            ? { mode: 'adopt', clusterArn: k.clusterArn! }
+            : {
+                mode: 'create',
+                kafkaVersion: k.kafkaVersion,
+                brokerCount: k.brokerCount,
+                instanceType: k.instanceType,
+                volumeGiB: k.volumeGiB,
+                ...(k.subnetIds ? { subnetIds: k.subnetIds } : {}),
+              },
+        ...(outputs.kafkaSecurityGroupId ? { securityGroupId: outputs.kafkaSecurityGroupId } : {}),
+        ...(outputs.vpcId ? { vpcId: outputs.vpcId } : {}),
+      },
+    ]);
+    const arn = r.outputs?.clusterArn;
+    if (mode() === 'plan' || arn === undefined) return r;
+    const st = stateOf('kafka-cluster');
+    const since = Date.now();
+    let state = r.outputs?.clusterState ?? 'CREATING';
+    // A worker restart here resumes the timer: the cluster was made (or found) once, above.
+    while (state !== 'ACTIVE') {
+      const minutes = Math.floor((Date.now() - since) / 60_000);
+      if (state === 'FAILED' || state === 'DELETING') {
+        throw ApplicationFailure.nonRetryable(
+          `MSK cluster ${arn} is ${state}: remove it (pinpipe provision abort) or adopt another`,
+          'ClusterUnusable',
+        );
+      }
+      if (minutes >= k.readyTimeoutMinutes) {
+        throw ApplicationFailure.nonRetryable(
+          `MSK cluster ${arn} is still ${state} after ${minutes} min (aws.kafka.readyTimeoutMinutes ${k.readyTimeoutMinutes})`,
+          'ClusterNotReady',
+        );
+      }
+      st.summary = `${arn.split('/')[1] ?? arn} ${state} for ${minutes} min (looked every ${k.pollSeconds} s)`;
+      publish();
+      await sleep(k.pollSeconds * 1000);
+      state = (
+        await acts.describeKafkaCluster.executeWithOptions(
+          { ...STEP_PROFILES['kafka-cluster'].activity, summary: 'look at the MSK cluster' },
+          [{ arn }],
+        )
+      ).state;
+    }
+    const { brokers } = await acts.kafkaBootstrapBrokers.executeWithOptions(
+      {
+        ...STEP_PROFILES['kafka-cluster'].activity,
+        summary: 'read the TLS + IAM bootstrap servers',
+      },
+      [{ arn }],
+    );
+    const waited = Math.round((Date.now() - since) / 60_000);
+    return {
+      ...r,
+      summary: `${r.summary}; ACTIVE${waited ? ` after ${waited} min` : ''}; brokers ${brokers}`,
+      outputs: { ...r.outputs, clusterState: 'ACTIVE', kafkaBrokers: brokers },
+    };
+  }
+
+  /** The client host's cloud-init: the aws target's config, token secret and services. */
+  const userData = () =>
+    s.clientHost.userData ??
+    clientUserData({
+      pipelineId: s.pipelineId,
+      region: s.region,
+      kafkaBrokers: awsBrokers() ?? s.clientHost.kafkaBrokers,
+      kafkaAuth: usesMsk() ? 'aws-msk-iam' : 'none',
+      ...(s.target === 'aws' ? { apiTokenSecret: awsNames(s.pipelineId).apiTokenSecret } : {}),
+      ...(s.aws.appSource
+        ? { appSource: s.aws.appSource }
+        : s.target === 'aws'
+          ? { appSource: `s3://${s.bucketName}/_pinpipe/app/pinpipe.tgz` }
+          : {}),
+      ...(s.aws.temporalAddress ? { temporalAddress: s.aws.temporalAddress } : {}),
+    });
 
   const work: Record<ProvisionStep, () => Promise<StepResult> | StepResult> = {
     validate: () =>
       call('validate', 'validateTarget', [
-        { target: s.target, region: s.region, bucket: s.bucketName, pipelineId: s.pipelineId },
+        {
+          target: s.target,
+          region: s.region,
+          bucket: s.bucketName,
+          pipelineId: s.pipelineId,
+          // The aws target's cluster may not exist yet: its topics are looked at later, there.
+          ...(usesMsk() ? { checkKafka: false } : {}),
+        },
       ]),
     bucket: () =>
       call('bucket', 'ensureBucket', [
@@ -212,12 +309,49 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
             : { existedBeforeRun: existedBefore('bucket', s.bucketName) }),
         },
       ]),
+    'security-group': () =>
+      call('security-group', 'ensureSecurityGroups', [
+        {
+          pipelineId: s.pipelineId,
+          mode: mode(),
+          ...(s.clientHost.subnetId ? { subnetId: s.clientHost.subnetId } : {}),
+          apiCidr: s.aws.apiCidr,
+          ...(s.aws.sshCidr ? { sshCidr: s.aws.sshCidr } : {}),
+          kafkaGroup: s.aws.kafka.mode === 'create',
+        },
+      ]),
+    'kafka-cluster': kafkaClusterStep,
+    'api-token': () =>
+      call('api-token', 'ensureApiToken', [{ pipelineId: s.pipelineId, mode: mode() }]),
+    'key-pair': () =>
+      call('key-pair', 'ensureKeyPair', [{ pipelineId: s.pipelineId, mode: mode() }]),
+    'iam-role': () =>
+      call('iam-role', 'ensureIamRole', [
+        {
+          pipelineId: s.pipelineId,
+          mode: mode(),
+          bucket: s.bucketName,
+          ...(outputs.clusterArn ? { clusterArn: outputs.clusterArn } : {}),
+          secretArns: outputs.apiTokenSecretArn ? [outputs.apiTokenSecretArn] : [],
+        },
+      ]),
+    'api-gateway': () =>
+      call('api-gateway', 'ensureRestApi', [
+        {
+          pipelineId: s.pipelineId,
+          mode: mode(),
+          region: s.region,
+          stage: s.aws.apiGateway.stage,
+          ...(directUrl() ? { targetBaseUrl: directUrl()! } : {}),
+        },
+      ]),
     topics: () =>
       call('topics', 'ensureTopics', [
         {
           pipelineId: s.pipelineId,
           ...s.topics,
           mode: mode(),
+          ...(usesMsk() && outputs.kafkaBrokers ? { brokers: outputs.kafkaBrokers } : {}),
           ...(preexisting
             ? {
                 existingBeforeRun: preexisting
@@ -235,16 +369,19 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
           ...(s.clientHost.imageId ? { imageId: s.clientHost.imageId } : {}),
           instanceType: s.clientHost.instanceType,
           ...(s.clientHost.subnetId ? { subnetId: s.clientHost.subnetId } : {}),
-          ...(s.clientHost.securityGroupIds
-            ? { securityGroupIds: s.clientHost.securityGroupIds }
+          ...(s.clientHost.securityGroupIds || outputs.clientSecurityGroupId
+            ? {
+                securityGroupIds: [
+                  ...(outputs.clientSecurityGroupId ? [outputs.clientSecurityGroupId] : []),
+                  ...(s.clientHost.securityGroupIds ?? []),
+                ],
+              }
             : {}),
-          ...(s.clientHost.keyName ? { keyName: s.clientHost.keyName } : {}),
-          userData:
-            s.clientHost.userData ??
-            defaultClientUserData({
-              pipelineId: s.pipelineId,
-              kafkaBrokers: s.clientHost.kafkaBrokers,
-            }),
+          ...((outputs.keyName ?? s.clientHost.keyName)
+            ? { keyName: outputs.keyName ?? s.clientHost.keyName }
+            : {}),
+          ...(outputs.instanceProfile ? { instanceProfile: outputs.instanceProfile } : {}),
+          userData: userData(),
           readyTimeoutSeconds: s.clientHost.readyTimeoutSeconds,
           clientToken: `provision-${s.pipelineId}-${info.runId}`,
         },
@@ -260,8 +397,14 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
           'InvalidConfig',
         );
       }
+      const fallback = s.target === 'aws' ? (s.endpoint.url ?? directUrl()) : undefined;
       return call('endpoint', 'checkEndpoint', [
-        { url, readyTimeoutSeconds: s.endpoint.readyTimeoutSeconds, mode: mode() },
+        {
+          url,
+          ...(fallback && fallback !== url ? { fallbackUrl: fallback } : {}),
+          readyTimeoutSeconds: s.endpoint.readyTimeoutSeconds,
+          mode: mode(),
+        },
       ]);
     },
     ingestion: () =>
@@ -306,11 +449,9 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
   };
 
   /** One attempt of a step: its activity with the step's own profile and a Web UI summary. */
-  function call<K extends keyof ProvisionActivities | 'recordInventory'>(
-    step: ProvisionStep,
-    name: K,
-    args: Parameters<(ProvisionActivities & TeardownActivities)[K]>,
-  ): Promise<StepResult> {
+  function call<
+    K extends keyof ProvisionActivities | keyof AwsProvisionActivities | 'recordInventory',
+  >(step: ProvisionStep, name: K, args: Parameters<Activities[K]>): Promise<StepResult> {
     const st = stateOf(step);
     const fn = acts[name] as unknown as {
       executeWithOptions(o: object, a: unknown[]): Promise<StepResult>;
@@ -325,6 +466,11 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
   }
 
   const skipped = (step: ProvisionStep): string | undefined => {
+    if (AWS_ONLY_STEPS.has(step) && s.target !== 'aws') return 'aws target only';
+    if (step === 'kafka-cluster' && s.aws.kafka.mode === 'brokers')
+      return `aws.kafka.mode brokers: ${s.clientHost.kafkaBrokers}`;
+    if (step === 'api-gateway' && !s.aws.apiGateway.enabled)
+      return 'aws.apiGateway.enabled is false';
     if (step === 'ingestion' && !s.ingestion.start) return 'ingestion.start is false';
     if (step === 'schedule' && !s.schedule.enabled) return 'schedule.enabled is false';
     if (step === 'inventory' && s.mode === 'plan') return 'plan mode records nothing';

@@ -24,7 +24,22 @@ const dataService: StepProfile = {
 export const STEP_PROFILES: Record<ProvisionStep | 'teardown', StepProfile> = {
   validate: dataService,
   bucket: dataService,
+  'security-group': dataService,
+  // Each call is one look (create, describe, bootstrap servers); the wait is the workflow's timer.
+  'kafka-cluster': dataService,
   topics: dataService,
+  'api-token': dataService,
+  'key-pair': dataService,
+  // Waits (heartbeating every few seconds) for a new instance profile to show its role.
+  'iam-role': {
+    activity: {
+      startToCloseTimeout: '10 minutes',
+      heartbeatTimeout: '15 seconds',
+      retry: oneAttempt,
+    },
+    backoff: { initialMs: 2_000, maximumMs: 30_000 },
+  },
+  'api-gateway': dataService,
   // Waits for a new instance's status checks (minutes on AWS), heartbeating every poll.
   'client-host': {
     activity: { startToCloseTimeout: '1 hour', heartbeatTimeout: '10 seconds', retry: oneAttempt },

@@ -48,6 +48,8 @@ describe('AwsNetwork against moto', () => {
       }
       const first = subnets[0]!;
       assert.deepEqual(await network.describeSubnet(first.subnetId), first);
+      assert.match((await network.vpcCidr(vpcId)) ?? '', /^\d+\.\d+\.\d+\.\d+\/\d+$/);
+      assert.equal(await network.vpcCidr('vpc-0123456789abcdef0'), undefined);
     });
 
     it('lists only the subnets of the VPC asked about', async () => {

@@ -1,0 +1,143 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { awsNames, ownedBy } from '../domain/aws-resources';
+import { refusalByTags } from '../domain/inventory';
+import type { ResourceKind } from '../domain/provision-steps';
+import type { ApiGatewayPort } from '../ports/api-gateway';
+import type { IamPort } from '../ports/iam';
+import type { MskPort } from '../ports/msk';
+import type { NetworkPort } from '../ports/network';
+import type { SecretsPort } from '../ports/secrets';
+
+/**
+ * Removal of the aws target's own resources, one at a time, each proven by the pipeline's tag
+ * first (teardown-activities.ts calls this for these kinds). Idempotent: a resource already gone
+ * is `absent`. A dependent still holding one (a terminating instance its security group) is a
+ * retryable error, so Temporal's retries wait for it.
+ */
+
+export interface AwsRemovalPorts {
+  network: NetworkPort;
+  iam: IamPort;
+  secrets: SecretsPort;
+  msk: MskPort;
+  apiGateway: ApiGatewayPort;
+}
+
+export type AwsKind =
+  | 'security-group'
+  | 'kafka-cluster'
+  | 'secret'
+  | 'key-pair'
+  | 'iam-role'
+  | 'instance-profile'
+  | 'rest-api';
+
+const AWS_KINDS: ReadonlySet<ResourceKind> = new Set<AwsKind>([
+  'security-group',
+  'kafka-cluster',
+  'secret',
+  'key-pair',
+  'iam-role',
+  'instance-profile',
+  'rest-api',
+]);
+
+export function isAwsKind(kind: ResourceKind): kind is AwsKind {
+  return AWS_KINDS.has(kind);
+}
+
+export type AwsRemoval = { result: 'deleted' | 'absent' } | { result: 'refused'; reason: string };
+
+export async function removeAwsResource(
+  ports: AwsRemovalPorts | undefined,
+  kind: AwsKind,
+  id: string,
+  pipelineId: string,
+): Promise<AwsRemoval> {
+  if (!ports) {
+    throw ApplicationFailure.nonRetryable(
+      `${kind} ${id}: this worker has no AWS control-plane clients (set AWS_REGION and credentials)`,
+      'InvalidConfig',
+    );
+  }
+  const refuse = (tags: Record<string, string>): AwsRemoval | undefined => {
+    const why = ownedBy(tags, pipelineId) ? undefined : refusalByTags(kind, id, pipelineId, tags);
+    return why === undefined ? undefined : { result: 'refused', reason: why };
+  };
+  const { network, iam, secrets, msk, apiGateway } = ports;
+  switch (kind) {
+    case 'security-group': {
+      const group = await network.describeSecurityGroup(id);
+      if (!group) return { result: 'absent' };
+      const no = refuse(group.tags);
+      if (no) return no;
+      try {
+        await network.deleteSecurityGroup(id);
+      } catch (err) {
+        if ((err as { name?: string }).name === 'DependencyViolation') {
+          // Retryable: an instance or cluster still using it is on its way out.
+          throw new Error(
+            `security group ${id} is still in use (an instance or cluster is going away); retried`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+      return { result: 'deleted' };
+    }
+    case 'kafka-cluster': {
+      const cluster = await msk.describeCluster(id);
+      if (!cluster) return { result: 'absent' };
+      const no = refuse(cluster.tags);
+      if (no) return no;
+      if (cluster.state !== 'DELETING') await msk.deleteCluster(id);
+      return { result: 'deleted' };
+    }
+    case 'secret': {
+      const secret = await secrets.describeSecret(id);
+      if (!secret) return { result: 'absent' };
+      const no = refuse(secret.tags);
+      if (no) return no;
+      await secrets.deleteSecret(id);
+      return { result: 'deleted' };
+    }
+    case 'key-pair': {
+      const pair = await network.describeKeyPair(id);
+      if (!pair) return { result: 'absent' };
+      const no = refuse(pair.tags);
+      if (no) return no;
+      await network.deleteKeyPair(id);
+      return { result: 'deleted' };
+    }
+    case 'instance-profile': {
+      const profile = await iam.getInstanceProfile(id);
+      if (!profile) return { result: 'absent' };
+      const no = refuse(profile.tags);
+      if (no) return no;
+      for (const role of profile.roleNames) await iam.removeRoleFromInstanceProfile(id, role);
+      await iam.deleteInstanceProfile(id);
+      return { result: 'deleted' };
+    }
+    case 'iam-role': {
+      const role = await iam.getRole(id);
+      if (!role) return { result: 'absent' };
+      const no = refuse(role.tags);
+      if (no) return no;
+      // Its profile first (named for it), then every inline policy: IAM refuses otherwise.
+      const profile = await iam.getInstanceProfile(awsNames(pipelineId).instanceProfile);
+      if (profile?.roleNames.includes(id))
+        await iam.removeRoleFromInstanceProfile(profile.name, id);
+      for (const policy of await iam.listRolePolicies(id)) await iam.deleteRolePolicy(id, policy);
+      await iam.deleteRole(id);
+      return { result: 'deleted' };
+    }
+    case 'rest-api': {
+      const api = await apiGateway.getRestApi(id);
+      if (!api) return { result: 'absent' };
+      const no = refuse(api.tags);
+      if (no) return no;
+      await apiGateway.deleteRestApi(id);
+      return { result: 'deleted' };
+    }
+  }
+}
