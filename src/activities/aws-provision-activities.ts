@@ -98,6 +98,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, 'InvalidConfig');
 
+/**
+ * IAM is eventually consistent: a Get may miss what a Create made a moment ago (this run's
+ * earlier attempt), and the Create then says it exists. That is the state wanted.
+ */
+async function alreadyExistsIsFine(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (err) {
+    if ((err as { name?: string }).name !== 'EntityAlreadyExistsException') throw err;
+  }
+}
+
 function summaryOf(resources: ResourceRecord[]): string {
   return resources
     .map((r) => `${r.kind} ${r.id} ${r.outcome}${r.detail ? ` (${r.detail})` : ''}`)
@@ -600,12 +612,14 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
         : 'exists'
       : 'created';
     if (!role) {
-      await iam.createRole({
-        roleName: names.role,
-        trustPolicy: trust,
-        description: `pinpipe ${input.pipelineId} client host`,
-        tags: awsTags(input.pipelineId, 'client'),
-      });
+      await alreadyExistsIsFine(
+        iam.createRole({
+          roleName: names.role,
+          trustPolicy: trust,
+          description: `pinpipe ${input.pipelineId} client host`,
+          tags: awsTags(input.pipelineId, 'client'),
+        }),
+      );
     } else if (!sameJson(role.trustPolicy, trust)) {
       await iam.updateTrustPolicy(names.role, trust);
     }
@@ -620,10 +634,12 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
         : 'exists'
       : 'created';
     if (!profile) {
-      await iam.createInstanceProfile({
-        name: names.instanceProfile,
-        tags: awsTags(input.pipelineId, 'client'),
-      });
+      await alreadyExistsIsFine(
+        iam.createInstanceProfile({
+          name: names.instanceProfile,
+          tags: awsTags(input.pipelineId, 'client'),
+        }),
+      );
     }
     if (!profile || profileDiff)
       await iam.addRoleToInstanceProfile(names.instanceProfile, names.role);

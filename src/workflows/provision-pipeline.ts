@@ -352,7 +352,8 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
           ...s.topics,
           mode: mode(),
           ...(usesMsk() && outputs.kafkaBrokers ? { brokers: outputs.kafkaBrokers } : {}),
-          ...(preexisting
+          // Only where the validate step could look at this Kafka (not the aws target's MSK).
+          ...(preexisting && !usesMsk()
             ? {
                 existingBeforeRun: preexisting
                   .filter((p) => p.kind === 'topic' && p.exists)

@@ -11,10 +11,10 @@ import {
   resourceRows,
   setPath,
 } from '../../src/cli/provision-render';
-import { initialSteps, type StepState } from '../../src/domain/provision-steps';
+import { PROVISION_STEPS, initialSteps, type StepState } from '../../src/domain/provision-steps';
 
 const step = (over: Partial<StepState>): StepState => ({
-  ...initialSteps(5)[3]!, // client-host
+  ...initialSteps(5).find((s) => s.step === 'client-host')!,
   ...over,
 });
 
@@ -124,7 +124,7 @@ describe('cli/provision-render', () => {
         steps: initialSteps(5),
       });
       assert.equal(lines[0], 'Provisioning of pipeline 0a1b2c3d4e5f: running');
-      assert.equal(lines.length, 9);
+      assert.equal(lines.length, PROVISION_STEPS.length + 1);
       assert.equal(new Set(lines.slice(1).map((l) => l.indexOf('pending'))).size, 1);
     });
   });
@@ -166,7 +166,7 @@ describe('cli/provision-render', () => {
   describe('parkedHint', () => {
     it('names the step, the error and the commands, with a --set for the likely field', () => {
       const steps = initialSteps(5);
-      steps[3] = step({
+      steps[steps.findIndex((s) => s.step === 'client-host')] = step({
         status: 'awaiting-correction',
         attempt: 1,
         error: 'AMI ami-0000dead does not exist in this region',
@@ -208,8 +208,9 @@ describe('cli/provision-render', () => {
 
   it('resourceRows: one row per resource, with its step', () => {
     const steps = initialSteps(5);
-    steps[1]!.resources = [{ kind: 'bucket', id: 'b', outcome: 'exists', detail: 'SSE\non' }];
-    steps[2]!.resources = [{ kind: 'topic', id: 't.pin', outcome: 'create' }];
+    const at = (name: string) => steps.find((s) => s.step === name)!;
+    at('bucket').resources = [{ kind: 'bucket', id: 'b', outcome: 'exists', detail: 'SSE\non' }];
+    at('topics').resources = [{ kind: 'topic', id: 't.pin', outcome: 'create' }];
     assert.deepEqual(resourceRows(steps), [
       { step: 'bucket', kind: 'bucket', resource: 'b', outcome: 'exists', detail: 'SSE on' },
       { step: 'topics', kind: 'topic', resource: 't.pin', outcome: 'create', detail: '' },

@@ -23,6 +23,19 @@ describe('domain/provision-input', () => {
           kafkaBrokers: '127.0.0.1:9092',
           readyTimeoutSeconds: 600,
         },
+        aws: {
+          apiCidr: '0.0.0.0/0',
+          kafka: {
+            mode: 'create',
+            kafkaVersion: '3.6.0',
+            brokerCount: 2,
+            instanceType: 'kafka.t3.small',
+            volumeGiB: 10,
+            pollSeconds: 30,
+            readyTimeoutMinutes: 90,
+          },
+          apiGateway: { enabled: true, stage: 'v1' },
+        },
         endpoint: { readyTimeoutSeconds: 30 },
         ingestion: {
           start: true,
@@ -35,6 +48,29 @@ describe('domain/provision-input', () => {
         bucketName: `user-${id}-bucket`,
       },
     });
+  });
+
+  it('aws.kafka: adopt needs a cluster ARN, and a cluster ARN means adopt', () => {
+    const arn = 'arn:aws:kafka:us-east-1:123456789012:cluster/shared/abcd-1';
+    const adopt = parseProvisionInput({ pipelineId: id, aws: { kafka: { mode: 'adopt' } } });
+    assert.deepEqual(adopt, {
+      ok: false,
+      reason: 'aws.kafka.clusterArn: aws.kafka.mode "adopt" needs the cluster ARN',
+    });
+    const arnOnly = parseProvisionInput({ pipelineId: id, aws: { kafka: { clusterArn: arn } } });
+    assert.deepEqual(arnOnly, {
+      ok: false,
+      reason: 'aws.kafka.mode: a clusterArn is adopted: set aws.kafka.mode to "adopt"',
+    });
+    const ok = parseProvisionInput({
+      pipelineId: id,
+      aws: { kafka: { mode: 'adopt', clusterArn: arn }, sshCidr: '203.0.113.7/32' },
+    });
+    assert.ok(ok.ok);
+    assert.equal(ok.settings.aws.kafka.clusterArn, arn);
+    const badCidr = parseProvisionInput({ pipelineId: id, aws: { sshCidr: '203.0.113.7' } });
+    assert.ok(!badCidr.ok);
+    assert.match(badCidr.reason, /^aws\.sshCidr: expected an IPv4 CIDR/);
   });
 
   it('keeps what is given over the defaults; an explicit bucket name is the bucket', () => {

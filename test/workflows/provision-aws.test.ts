@@ -1,0 +1,384 @@
+import assert from 'node:assert/strict';
+import { duckDbS3OptionsFrom } from '../../src/activities/analytics-activities';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
+import { TemporalControl } from '../../src/adapters/temporal-control';
+import { createIngestServer, type IngestServer } from '../../src/api/server';
+import { awsNames } from '../../src/domain/aws-resources';
+import { CONFIG_FILE } from '../../src/domain/client-user-data';
+import type { ProvisionInput } from '../../src/domain/provision-input';
+import { AWS_ONLY_STEPS } from '../../src/domain/provision-steps';
+import { TABLES, topicFor } from '../../src/domain/tables';
+import type { IamPort } from '../../src/ports/iam';
+import { createActivities } from '../../src/workers/create-activities';
+import {
+  abortUpdate,
+  progressQuery,
+  provisionPipeline,
+  retryStepUpdate,
+  type ProvisionResult,
+} from '../../src/workflows/provision-pipeline';
+import { teardownPipeline } from '../../src/workflows/teardown-pipeline';
+import {
+  AwsAuditor,
+  MotoMskWithActivation,
+  emptyAudit,
+  secureBrokers,
+  secureKafkaAt,
+  type AwsAudit,
+} from '../helpers/aws-target';
+import { randomPipelineId } from '../helpers/ingest-fixtures';
+import { stackConfig } from '../helpers/stack';
+import { Worker } from '@temporalio/worker';
+import { createLocalEnv, workflowBundle, withTestWorker } from '../helpers/temporal';
+
+/**
+ * The aws target against moto (EC2, IAM, Secrets Manager, API Gateway, MSK), S3 on the local
+ * S3 server, topics on the local broker's TLS + SCRAM listener. moto keeps MSK clusters CREATING
+ * and has no GetBootstrapBrokers: those two calls alone go through MotoMskWithActivation.
+ * Every count is taken with plain SDK calls (AwsAuditor), not through pinpipe's adapters.
+ */
+describe('provisionPipeline, aws target (moto; MSK activation and bootstrap servers by a double)', function () {
+  this.timeout(300_000);
+  let env: TestWorkflowEnvironment;
+  let adapters: Adapters;
+  let control: TemporalControl;
+  let api: IngestServer;
+  let apiUrl: string;
+  let auditor: AwsAuditor;
+  const pipelines: string[] = [];
+
+  before(async () => {
+    env = await createLocalEnv();
+    adapters = createAdapters(stackConfig());
+    control = new TemporalControl(env.client);
+    api = createIngestServer({ kafka: adapters.kafka });
+    apiUrl = `http://127.0.0.1:${(await api.listen(0, '127.0.0.1')).port}`;
+    auditor = new AwsAuditor();
+  });
+
+  after(async () => {
+    const acts = activitiesWith(new MotoMskWithActivation(adapters.aws.msk, secureBrokers(), 1));
+    await withTestWorker(env, acts, async (taskQueue) => {
+      await Promise.all(
+        pipelines.map((pipelineId) =>
+          env.client.workflow.execute(teardownPipeline, {
+            taskQueue,
+            workflowId: `cleanup-${pipelineId}`,
+            args: [{ pipelineId, deleteData: true }],
+          }),
+        ),
+      );
+    }).catch((err: unknown) => console.error('cleanup failed:', err));
+    auditor?.destroy();
+    await api?.close();
+    await adapters?.close();
+    await env?.teardown();
+  });
+
+  function activitiesWith(
+    msk: MotoMskWithActivation,
+    overrides: { iam?: IamPort; profileWaitMs?: number } = {},
+  ) {
+    return createActivities({
+      ...adapters,
+      aws: {
+        ...adapters.aws,
+        msk,
+        ...(overrides.iam ? { iam: overrides.iam } : {}),
+        ...(overrides.profileWaitMs !== undefined
+          ? { profileWaitMs: overrides.profileWaitMs }
+          : {}),
+      },
+      kafkaAt: secureKafkaAt,
+      control,
+      duckdb: duckDbS3OptionsFrom(stackConfig()),
+    });
+  }
+
+  function newPipeline(): string {
+    const id = randomPipelineId();
+    pipelines.push(id);
+    return id;
+  }
+
+  const input = (pipelineId: string, extra: Partial<ProvisionInput> = {}): ProvisionInput => ({
+    pipelineId,
+    target: 'aws',
+    // The stage URL cannot be reached from here: the endpoint step checks this one instead.
+    endpoint: { url: apiUrl },
+    clientHost: { imageId: 'ami-12c6146b', readyTimeoutSeconds: 60 },
+    aws: { sshCidr: '203.0.113.7/32', kafka: { pollSeconds: 1 } },
+    ingestion: { start: false },
+    schedule: { enabled: false },
+    ...extra,
+  });
+
+  async function provision(taskQueue: string, pi: ProvisionInput): Promise<ProvisionResult> {
+    return env.client.workflow.execute(provisionPipeline, {
+      taskQueue,
+      workflowId: `provision-${pi.pipelineId}-${Date.now()}`,
+      args: [pi],
+    });
+  }
+
+  /** Exactly one of each aws resource, wired to each other. */
+  function assertOneOfEach(a: AwsAudit, pipelineId: string): void {
+    const names = awsNames(pipelineId);
+    assert.equal(a.securityGroups.length, 2, 'client and kafka security groups');
+    assert.deepEqual(a.keyPairs, [names.keyPair]);
+    assert.deepEqual(a.roles, [names.role]);
+    assert.deepEqual(a.instanceProfiles, [{ name: names.instanceProfile, roles: [names.role] }]);
+    assert.deepEqual(a.secrets, [names.apiTokenSecret, names.sshKeySecret].sort());
+    assert.equal(a.clusters.length, 1);
+    assert.equal(a.restApis.length, 1);
+    assert.equal(a.instances.length, 1);
+    const host = a.instances[0]!;
+    assert.match(host.profileArn ?? '', new RegExp(`instance-profile/${names.instanceProfile}$`));
+    assert.equal(host.keyName, names.keyPair);
+    assert.equal(host.groups.length, 1);
+    assert.ok(a.securityGroups.includes(host.groups[0]!), 'the host is in its security group');
+  }
+
+  it('creates every resource once, a rerun changes nothing, teardown leaves nothing tagged', async () => {
+    const pipelineId = newPipeline();
+    const msk = new MotoMskWithActivation(adapters.aws.msk, secureBrokers(), 3);
+    await withTestWorker(env, activitiesWith(msk), async (taskQueue) => {
+      const first = await provision(taskQueue, input(pipelineId));
+      assert.equal(first.status, 'completed');
+      for (const step of first.steps)
+        if (AWS_ONLY_STEPS.has(step.step)) assert.equal(step.status, 'done', step.step);
+      const cluster = first.steps.find((s) => s.step === 'kafka-cluster')!;
+      assert.match(cluster.summary ?? '', /ACTIVE.*brokers 127\.0\.0\.1:/);
+      assert.ok(msk.looks >= 3, 'the workflow looked at the cluster until it was ACTIVE');
+      const endpoint = first.steps.find((s) => s.step === 'endpoint')!;
+      assert.match(endpoint.summary ?? '', /cannot be reached from this worker, checked directly/);
+      const gateway = first.resources.find((r) => r.kind === 'rest-api')!;
+      assert.match(
+        gateway.detail ?? '',
+        /^https:\/\/[a-z0-9]+\.execute-api\.us-east-1\.amazonaws\.com\/v1 → http:\/\//,
+      );
+
+      const audit = await auditor.audit(pipelineId);
+      assertOneOfEach(audit, pipelineId);
+      // Topics were made on the cluster's brokers (the TLS + SCRAM listener of the same broker).
+      for (const t of TABLES)
+        assert.equal(await adapters.kafka.partitionCount(topicFor(pipelineId, t)), 3);
+
+      // The inventory owns every aws resource (the cluster too: pinpipe created it).
+      const owned = new Set(first.inventory!.owned.map((e) => e.kind));
+      for (const kind of [
+        'security-group',
+        'kafka-cluster',
+        'secret',
+        'key-pair',
+        'iam-role',
+        'instance-profile',
+        'rest-api',
+        'instance',
+      ])
+        assert.ok(owned.has(kind as never), `inventory owns a ${kind}`);
+
+      // No secret in the user data; services as the unprivileged user; config readable by it only.
+      const userData = await auditor.userData(audit.instances[0]!.id);
+      const names = awsNames(pipelineId);
+      const token = await auditor.secretValue(names.apiTokenSecret);
+      const key = await auditor.secretValue(names.sshKeySecret);
+      assert.ok(token && token.length >= 40, 'a generated token is in Secrets Manager');
+      assert.match(key ?? '', /PRIVATE KEY/);
+      assert.ok(!userData.includes(token), 'the token is not in the user data');
+      assert.ok(
+        !userData.includes(key!.split('\n')[1]!),
+        'the private key is not in the user data',
+      );
+      assert.doesNotMatch(userData, /PINPIPE_API_TOKEN=[^%"]/);
+      assert.match(userData, /^User=pinpipe$/m);
+      assert.doesNotMatch(userData, /^User=root$/m);
+      assert.match(userData, new RegExp(`-m 0400 /dev/stdin ${CONFIG_FILE}`));
+      assert.match(userData, /KAFKA_SASL_MECHANISM=aws-msk-iam/);
+      assert.match(userData, new RegExp(`--secret-id ${names.apiTokenSecret} `));
+
+      const again = await provision(taskQueue, input(pipelineId));
+      assert.equal(again.status, 'completed');
+      const changed = again.resources.filter((r) => r.outcome !== 'exists');
+      assert.deepEqual(changed, [], 'a second run is a no-op');
+      assert.deepEqual(await auditor.audit(pipelineId), audit);
+
+      const down = await env.client.workflow.execute(teardownPipeline, {
+        taskQueue,
+        workflowId: `teardown-${pipelineId}`,
+        args: [{ pipelineId, deleteData: true }],
+      });
+      assert.ok(down);
+      assert.deepEqual(await auditor.audit(pipelineId), emptyAudit());
+    });
+  });
+
+  it('plan mode lists every aws resource as create and creates none; then exists', async () => {
+    const pipelineId = newPipeline();
+    const msk = new MotoMskWithActivation(adapters.aws.msk, secureBrokers(), 1);
+    await withTestWorker(env, activitiesWith(msk), async (taskQueue) => {
+      const plan = await provision(taskQueue, input(pipelineId, { mode: 'plan' }));
+      assert.equal(plan.status, 'planned');
+      const kinds = plan.resources.filter((r) => r.outcome === 'create').map((r) => r.kind);
+      for (const kind of [
+        'security-group',
+        'kafka-cluster',
+        'secret',
+        'key-pair',
+        'iam-role',
+        'instance-profile',
+        'rest-api',
+        'instance',
+        'bucket',
+        'topic',
+      ])
+        assert.ok(kinds.includes(kind as never), `plan lists ${kind}: ${kinds.join(', ')}`);
+      assert.deepEqual(await auditor.audit(pipelineId), emptyAudit());
+      for (const step of AWS_ONLY_STEPS) {
+        assert.ok(plan.steps.find((s) => s.step === step)?.status === 'done', step);
+      }
+
+      await provision(taskQueue, input(pipelineId));
+      const after = await provision(taskQueue, input(pipelineId, { mode: 'plan' }));
+      const notExisting = after.resources.filter(
+        (r) => r.outcome !== 'exists' && r.kind !== 'endpoint',
+      );
+      assert.deepEqual(notExisting, []);
+    });
+  });
+
+  it('waits for the cluster durably: state and elapsed time shown, a restarted worker makes no second cluster', async () => {
+    const pipelineId = newPipeline();
+    const msk = new MotoMskWithActivation(adapters.aws.msk, secureBrokers());
+    const workflowId = `provision-${pipelineId}-wait`;
+    let taskQueue = '';
+    await withTestWorker(env, activitiesWith(msk), async (tq) => {
+      taskQueue = tq;
+      const handle = await env.client.workflow.start(provisionPipeline, {
+        taskQueue,
+        workflowId,
+        args: [input(pipelineId)],
+      });
+      for (;;) {
+        const p = await handle.query(progressQuery);
+        const step = p.steps.find((s) => s.step === 'kafka-cluster')!;
+        if (step.status === 'running' && /CREATING for \d+ min/.test(step.summary ?? '')) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    });
+    // The first worker is gone mid-wait; a new one on the same queue picks the timers up.
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: activitiesWith(msk),
+    });
+    await worker.runUntil(async () => {
+      await new Promise((r) => setTimeout(r, 1_500));
+      msk.activate();
+      const handle = env.client.workflow.getHandle<typeof provisionPipeline>(workflowId);
+      assert.equal((await handle.result()).status, 'completed');
+    });
+    assert.equal((await auditor.audit(pipelineId)).clusters.length, 1);
+  });
+
+  it('retries an instance profile IAM does not show yet', async () => {
+    const pipelineId = newPipeline();
+    let hidden = 3;
+    const lagging: IamPort = Object.create(adapters.aws.iam) as IamPort;
+    lagging.getInstanceProfile = async (name) => {
+      const p = await adapters.aws.iam.getInstanceProfile(name);
+      // Not visible for the first few looks after it exists (IAM's eventual consistency).
+      if (p && hidden-- > 0) return undefined;
+      return p;
+    };
+    const msk = new MotoMskWithActivation(adapters.aws.msk, secureBrokers(), 1);
+    await withTestWorker(
+      env,
+      activitiesWith(msk, { iam: lagging, profileWaitMs: 300 }),
+      async (tq) => {
+        const result = await provision(
+          tq,
+          input(pipelineId, { aws: { kafka: { mode: 'brokers' } } }),
+        );
+        assert.equal(result.status, 'completed');
+        const step = result.steps.find((s) => s.step === 'iam-role')!;
+        assert.ok(step.attempt > 1, `attempts: ${step.attempt}`);
+        assert.deepEqual((await auditor.audit(pipelineId)).instanceProfiles.length, 1);
+      },
+    );
+  });
+
+  it('parks a step that cannot succeed; retryStep with a correction completes it', async () => {
+    const pipelineId = newPipeline();
+    const msk = new MotoMskWithActivation(adapters.aws.msk, secureBrokers(), 1);
+    await withTestWorker(env, activitiesWith(msk), async (taskQueue) => {
+      const handle = await env.client.workflow.start(provisionPipeline, {
+        taskQueue,
+        workflowId: `provision-${pipelineId}-park`,
+        args: [
+          input(pipelineId, {
+            clientHost: { imageId: 'ami-12c6146b', subnetId: 'subnet-0000dead' },
+          }),
+        ],
+      });
+      await waitFor(
+        async () => (await handle.query(progressQuery)).status === 'awaiting-correction',
+      );
+      const parked = await handle.query(progressQuery);
+      assert.equal(parked.currentStep, 'security-group');
+      assert.match(
+        parked.steps.find((s) => s.step === 'security-group')!.error ?? '',
+        /subnet-0000dead does not exist/,
+      );
+      const subnet = (
+        await adapters.aws.network.subnetsOfVpc((await adapters.aws.network.defaultVpcId())!)
+      )[0]!;
+      await handle.executeUpdate(retryStepUpdate, {
+        args: [{ step: 'security-group', settings: { clientHost: { subnetId: subnet.subnetId } } }],
+      });
+      const result = await handle.result();
+      assert.equal(result.status, 'completed');
+      assertOneOfEach(await auditor.audit(pipelineId), pipelineId);
+    });
+  });
+
+  it('abort of a run parked at the cluster removes what it created, leaving nothing tagged', async () => {
+    const pipelineId = newPipeline();
+    const msk = new MotoMskWithActivation(adapters.aws.msk, secureBrokers(), 1);
+    await withTestWorker(env, activitiesWith(msk), async (taskQueue) => {
+      const handle = await env.client.workflow.start(provisionPipeline, {
+        taskQueue,
+        workflowId: `provision-${pipelineId}-abort`,
+        args: [
+          input(pipelineId, {
+            aws: {
+              kafka: {
+                mode: 'adopt',
+                clusterArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/nothing-here/0000',
+              },
+            },
+          }),
+        ],
+      });
+      await waitFor(
+        async () => (await handle.query(progressQuery)).status === 'awaiting-correction',
+      );
+      const parked = await handle.query(progressQuery);
+      assert.equal(parked.currentStep, 'kafka-cluster');
+      assert.ok((await auditor.audit(pipelineId)).securityGroups.length > 0, 'made before parking');
+      await handle.executeUpdate(abortUpdate);
+      assert.equal((await handle.result()).status, 'aborted');
+      assert.deepEqual(await auditor.audit(pipelineId), emptyAudit());
+    });
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
