@@ -1,3 +1,6 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import assert from 'node:assert/strict';
 import { duckDbS3OptionsFrom } from '../../src/activities/analytics-activities';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -114,12 +117,27 @@ describe('provisionPipeline, aws target (moto; MSK activation and bootstrap serv
     ...extra,
   });
 
-  async function provision(taskQueue: string, pi: ProvisionInput): Promise<ProvisionResult> {
-    return env.client.workflow.execute(provisionPipeline, {
+  async function provision(
+    taskQueue: string,
+    pi: ProvisionInput,
+    saveAs?: string,
+  ): Promise<ProvisionResult> {
+    const workflowId = `provision-${pi.pipelineId}-${Date.now()}`;
+    const result = await env.client.workflow.execute(provisionPipeline, {
       taskQueue,
-      workflowId: `provision-${pi.pipelineId}-${Date.now()}`,
+      workflowId,
       args: [pi],
     });
+    if (saveAs) await saveHistory(workflowId, saveAs);
+    return result;
+  }
+
+  /** With PINPIPE_SAVE_HISTORIES=1, keeps a run's history as a replay fixture. */
+  async function saveHistory(workflowId: string, name: string): Promise<void> {
+    if (!process.env.PINPIPE_SAVE_HISTORIES) return;
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const file = path.resolve(__dirname, '../fixtures/histories', `${name}.json`);
+    writeFileSync(file, historyToJSON(history));
   }
 
   /** Exactly one of each aws resource, wired to each other. */
@@ -144,7 +162,7 @@ describe('provisionPipeline, aws target (moto; MSK activation and bootstrap serv
     const pipelineId = newPipeline();
     const msk = new MotoMskWithActivation(adapters.aws.msk, secureBrokers(), 3);
     await withTestWorker(env, activitiesWith(msk), async (taskQueue) => {
-      const first = await provision(taskQueue, input(pipelineId));
+      const first = await provision(taskQueue, input(pipelineId), 'provision-pipeline-aws');
       assert.equal(first.status, 'completed');
       for (const step of first.steps)
         if (AWS_ONLY_STEPS.has(step.step)) assert.equal(step.status, 'done', step.step);
@@ -210,6 +228,7 @@ describe('provisionPipeline, aws target (moto; MSK activation and bootstrap serv
         args: [{ pipelineId, deleteData: true }],
       });
       assert.ok(down);
+      await saveHistory(`teardown-${pipelineId}`, 'teardown-pipeline-aws');
       assert.deepEqual(await auditor.audit(pipelineId), emptyAudit());
     });
   });
@@ -280,6 +299,7 @@ describe('provisionPipeline, aws target (moto; MSK activation and bootstrap serv
       const handle = env.client.workflow.getHandle<typeof provisionPipeline>(workflowId);
       assert.equal((await handle.result()).status, 'completed');
     });
+    await saveHistory(workflowId, 'provision-pipeline-aws-cluster-wait');
     assert.equal((await auditor.audit(pipelineId)).clusters.length, 1);
   });
 

@@ -26,6 +26,9 @@ describe('replay of saved workflow histories', function () {
     assert.ok(files.includes('teardown-pipeline-keep-data.json'));
     assert.ok(files.includes('teardown-pipeline-refusals.json'));
     assert.ok(files.includes('teardown-pipeline-adopted.json'));
+    assert.ok(files.includes('provision-pipeline-aws.json'));
+    assert.ok(files.includes('provision-pipeline-aws-cluster-wait.json'));
+    assert.ok(files.includes('teardown-pipeline-aws.json'));
   });
 
   for (const file of files) {
