@@ -307,11 +307,13 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
       (a.creationTime ?? '').localeCompare(b.creationTime ?? ''),
     )[0];
     if (oldest) {
-      const r = clusterRecord(oldest, 'exists', input.pipelineId);
+      // The listing's state may lag; the cluster's own description is what the wait follows.
+      const c = (await msk.describeCluster(oldest.arn)) ?? oldest;
+      const r = clusterRecord(c, 'exists', input.pipelineId);
       return {
         resources: [r],
         summary: summaryOf([r]),
-        outputs: { clusterArn: oldest.arn, clusterState: oldest.state },
+        outputs: { clusterArn: c.arn, clusterState: c.state },
       };
     }
     if (input.mode === 'plan') {

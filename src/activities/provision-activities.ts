@@ -90,7 +90,7 @@ export interface ProvisionPorts {
   control: PipelineControl;
   /** GET a URL; the status code, or an error when nothing answers. Defaults to fetch. */
   httpStatus?: (url: string) => Promise<number>;
-  /** A Kafka client for other bootstrap servers (the aws target's cluster), with the worker's security settings. */
+  /** A Kafka client for the aws target's MSK bootstrap servers (TLS + IAM). */
   kafkaAt?: (brokers: string[]) => KafkaPort & { disconnect(): Promise<void> };
 }
 

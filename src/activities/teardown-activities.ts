@@ -55,6 +55,8 @@ export interface RemoveResourceInput {
   pipelineId?: string;
   /** Topics and buckets (by kind) are removed only with this set. */
   deleteData?: boolean;
+  /** A topic's MSK bootstrap servers (the aws target); absent: the worker's own Kafka. */
+  brokers?: string;
 }
 
 export type RemovalResult =
@@ -79,6 +81,7 @@ export function createTeardownActivities(ports: {
   bucketTags: BucketTags;
   /** The aws target's control-plane clients (security groups, IAM, secrets, MSK, API Gateway). */
   aws?: AwsRemovalPorts;
+  kafkaAt?: (brokers: string[]) => KafkaPort & { disconnect(): Promise<void> };
 }) {
   const { store, kafka, ec2, control, bucketTags } = ports;
 
@@ -212,9 +215,14 @@ export function createTeardownActivities(ports: {
         return done('terminated');
       }
       case 'topic': {
-        if ((await kafka.partitionCount(input.id)) === undefined) return done('absent');
-        await kafka.deleteTopics([input.id]);
-        return done('deleted');
+        if (input.brokers === undefined) return done(await deleteTopic(kafka, input.id));
+        if (!ports.kafkaAt) throw new Error('this worker cannot reach other Kafka clusters');
+        const cluster = ports.kafkaAt(input.brokers.split(','));
+        try {
+          return done(await deleteTopic(cluster, input.id));
+        } finally {
+          await cluster.disconnect();
+        }
       }
       case 'bucket': {
         if (!(await store.bucketExists(input.id))) return done('absent');
@@ -259,6 +267,12 @@ export function createTeardownActivities(ports: {
 }
 
 export type TeardownActivities = ReturnType<typeof createTeardownActivities>;
+
+async function deleteTopic(kafka: KafkaPort, topic: string): Promise<'deleted' | 'absent'> {
+  if ((await kafka.partitionCount(topic)) === undefined) return 'absent';
+  await kafka.deleteTopics([topic]);
+  return 'deleted';
+}
 
 /** The lists of an inventory, for telling whether a rewrite would change anything. */
 function lists(inventory: StoredInventory): unknown {

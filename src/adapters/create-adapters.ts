@@ -21,7 +21,10 @@ export interface Adapters {
   bucketTags: BucketTags;
   /** The aws target's control plane (moto on the local stack). Clients connect on first use. */
   aws: AwsProvisionPorts;
-  /** A Kafka client for other bootstrap servers (the aws target's MSK), same security settings. */
+  /**
+   * A Kafka client for an MSK cluster's TLS + IAM bootstrap servers (the aws target's topics),
+   * signing with the AWS credential chain whatever this process's own Kafka settings are.
+   */
   kafkaAt(brokers: string[]): KafkaPort & { disconnect(): Promise<void> };
   close(): Promise<void>;
 }
@@ -49,7 +52,12 @@ export function createAdapters(config: Config): Adapters {
       msk: new AwsMsk(clients.msk),
       apiGateway: new AwsApiGateway(clients.apiGateway),
     },
-    kafkaAt: (brokers) => KafkajsKafka.fromOptions({ ...config.kafka, brokers }),
+    kafkaAt: (brokers) =>
+      KafkajsKafka.fromOptions({
+        ...config.kafka,
+        brokers,
+        security: { ssl: true, saslMechanism: 'aws-msk-iam' },
+      }),
     async close() {
       await kafka.disconnect();
       s3.destroy();

@@ -39,6 +39,8 @@ export interface Inventory {
   bucket: string;
   /** The workflow run that last recorded it. */
   recordedBy: string;
+  /** The aws target's MSK bootstrap servers (TLS + IAM): where its topics live. */
+  kafkaBrokers?: string;
   /** Created by pinpipe for this pipeline (by this run or an earlier one): teardown removes these. */
   owned: InventoryEntry[];
   /** There before provisioning and used as found: teardown leaves these unless named. */
@@ -171,6 +173,10 @@ const header = {
   region: z.string().min(1).max(64),
   bucket: z.string().regex(S3_BUCKET_NAME, 'expected an S3 bucket name'),
   recordedBy: z.string().max(2000),
+  kafkaBrokers: z
+    .string()
+    .regex(/^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, 'expected host:port[,host:port…]')
+    .optional(),
 };
 
 const inventorySchema = z.object({

@@ -35,6 +35,7 @@ import {
   type StepResult,
   type StepState,
 } from '../domain/provision-steps';
+import { TABLES, topicFor } from '../domain/tables';
 import { rootMessage } from './failure-message';
 import { STEP_PROFILES, backoffMs } from './provision-profiles';
 import { PipelineId, PipelineStatus, PipelineStep } from './search-attributes';
@@ -222,7 +223,16 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
       },
     ]);
     const arn = r.outputs?.clusterArn;
-    if (mode() === 'plan' || arn === undefined) return r;
+    if (arn === undefined) return r;
+    if (mode() === 'plan') {
+      // A cluster already ACTIVE tells its servers (a read), so the topics plan can look there.
+      if (r.outputs?.clusterState !== 'ACTIVE') return r;
+      const { brokers } = await acts.kafkaBootstrapBrokers.executeWithOptions(
+        { ...STEP_PROFILES['kafka-cluster'].activity, summary: 'read the bootstrap servers' },
+        [{ arn }],
+      );
+      return { ...r, outputs: { ...r.outputs, kafkaBrokers: brokers } };
+    }
     const st = stateOf('kafka-cluster');
     const since = Date.now();
     let state = r.outputs?.clusterState ?? 'CREATING';
@@ -346,22 +356,33 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
         },
       ]),
     topics: () =>
-      call('topics', 'ensureTopics', [
-        {
-          pipelineId: s.pipelineId,
-          ...s.topics,
-          mode: mode(),
-          ...(usesMsk() && outputs.kafkaBrokers ? { brokers: outputs.kafkaBrokers } : {}),
-          // Only where the validate step could look at this Kafka (not the aws target's MSK).
-          ...(preexisting && !usesMsk()
-            ? {
-                existingBeforeRun: preexisting
-                  .filter((p) => p.kind === 'topic' && p.exists)
-                  .map((p) => p.id),
-              }
-            : {}),
-        },
-      ]),
+      usesMsk() && !outputs.kafkaBrokers
+        ? // Plan mode before the cluster is ACTIVE: nothing to look at yet.
+          {
+            resources: TABLES.map((t) => ({
+              kind: 'topic' as const,
+              id: topicFor(s.pipelineId, t),
+              outcome: 'create' as const,
+              detail: `${s.topics.partitions} partitions, on the cluster once it is ACTIVE`,
+            })),
+            summary: 'on the MSK cluster once it is ACTIVE',
+          }
+        : call('topics', 'ensureTopics', [
+            {
+              pipelineId: s.pipelineId,
+              ...s.topics,
+              mode: mode(),
+              ...(usesMsk() && outputs.kafkaBrokers ? { brokers: outputs.kafkaBrokers } : {}),
+              // Only where the validate step could look at this Kafka (not the aws target's MSK).
+              ...(preexisting && !usesMsk()
+                ? {
+                    existingBeforeRun: preexisting
+                      .filter((p) => p.kind === 'topic' && p.exists)
+                      .map((p) => p.id),
+                  }
+                : {}),
+            },
+          ]),
     'client-host': () =>
       call('client-host', 'ensureClientHost', [
         {
@@ -439,6 +460,7 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
         region: s.region,
         bucket: s.bucketName,
         recordedBy: `${info.workflowId}/${info.runId}`,
+        ...(usesMsk() && outputs.kafkaBrokers ? { kafkaBrokers: outputs.kafkaBrokers } : {}),
       });
       // Merged with the inventory on file: what an earlier run made stays owned on a rerun.
       const r = await call('inventory', 'recordInventory', [

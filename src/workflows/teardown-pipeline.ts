@@ -142,6 +142,7 @@ export async function teardownPipeline(input: TeardownInput): Promise<TeardownRe
 
   const inventory = await acts.loadInventory({ bucket, pipelineId });
   result.inventoryFound = inventory !== null;
+  const brokers = inventory && !isLegacy(inventory) ? inventory.kafkaBrokers : undefined;
 
   /** Removes kind by kind in teardown order; within a kind at once. */
   const removeAll = async (doomed: readonly InventoryEntry[]) => {
@@ -154,7 +155,16 @@ export async function teardownPipeline(input: TeardownInput): Promise<TeardownRe
           .map((entry) =>
             acts.removeResource.executeWithOptions(
               { ...STEP_PROFILES.teardown.activity, summary: `remove ${entry.kind} ${entry.id}` },
-              [{ kind: entry.kind, id: entry.id, pipelineId, deleteData }],
+              [
+                {
+                  kind: entry.kind,
+                  id: entry.id,
+                  pipelineId,
+                  deleteData,
+                  // The aws target's topics live on its MSK cluster, not on the worker's Kafka.
+                  ...(entry.kind === 'topic' && brokers ? { brokers } : {}),
+                },
+              ],
             ),
           ),
       );

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import {
+  CONFIG_FILE,
+  clientUserData,
+  type ClientUserDataInput,
+} from '../../src/domain/client-user-data';
+
+const base: ClientUserDataInput = {
+  pipelineId: '0a1b2c3d4e5f',
+  region: 'eu-west-1',
+  kafkaBrokers: 'b-1.msk.example:9098,b-2.msk.example:9098',
+  kafkaAuth: 'aws-msk-iam',
+  apiTokenSecret: 'pinpipe/0a1b2c3d4e5f/api-token',
+  appSource: 's3://user-0a1b2c3d4e5f-bucket/_pinpipe/app/pinpipe.tgz',
+};
+
+/** The lines of one systemd unit written by the script. */
+function unit(script: string, name: string): string[] {
+  const start = script.indexOf(`/etc/systemd/system/${name}.service <<'UNIT'`);
+  assert.ok(start >= 0, `${name} unit written`);
+  const body = script.slice(start).split('\n');
+  return body.slice(1, body.indexOf('UNIT'));
+}
+
+describe('domain/client-user-data', () => {
+  it('runs the API as the unprivileged pinpipe user, token fetched at start, not carried', () => {
+    const script = clientUserData(base);
+    const api = unit(script, 'pinpipe-api');
+    assert.ok(api.includes('User=pinpipe') && api.includes('Group=pinpipe'));
+    assert.ok(!api.some((l) => /^User=root$/.test(l)));
+    assert.ok(api.includes('NoNewPrivileges=yes'));
+    assert.ok(api.includes(`EnvironmentFile=${CONFIG_FILE}`));
+    const fetch = api.find((l) => l.startsWith('ExecStartPre='));
+    assert.match(
+      fetch ?? '',
+      /aws secretsmanager get-secret-value .*--secret-id pinpipe\/0a1b2c3d4e5f\/api-token /,
+    );
+    assert.match(fetch ?? '', /umask 077/);
+    assert.doesNotMatch(script, /PINPIPE_API_TOKEN=[A-Za-z0-9]/);
+    assert.equal(script.includes('pinpipe-worker.service'), false, 'no worker without Temporal');
+  });
+
+  it('writes the whole config in one file only the service user reads', () => {
+    const script = clientUserData({ ...base, temporalAddress: 'temporal.internal:7233' });
+    assert.match(
+      script,
+      new RegExp(`install -o pinpipe -g pinpipe -m 0400 /dev/stdin ${CONFIG_FILE} <<'ENV'`),
+    );
+    const env = script.slice(script.indexOf("<<'ENV'") + 8, script.indexOf('\nENV\n')).split('\n');
+    assert.deepEqual(env, [
+      'PINPIPE_PIPELINE_ID=0a1b2c3d4e5f',
+      'AWS_REGION=eu-west-1',
+      'KAFKA_BROKERS=b-1.msk.example:9098,b-2.msk.example:9098',
+      'KAFKA_SSL=true',
+      'KAFKA_SASL_MECHANISM=aws-msk-iam',
+      'PINPIPE_API_HOST=0.0.0.0',
+      'PINPIPE_API_PORT=8082',
+      'TEMPORAL_ADDRESS=temporal.internal:7233',
+    ]);
+    assert.ok(unit(script, 'pinpipe-worker').includes('User=pinpipe'));
+    assert.match(script, /systemctl enable --now pinpipe-api pinpipe-worker\n/);
+  });
+
+  it('fetches the app from s3 or https, or says it is missing', () => {
+    assert.match(
+      clientUserData(base),
+      /aws s3 cp s3:\/\/user-0a1b2c3d4e5f-bucket\/_pinpipe\/app\/pinpipe\.tgz/,
+    );
+    const https = clientUserData({ ...base, appSource: 'https://example.com/pinpipe.tgz' });
+    assert.match(https, /curl -fsSL https:\/\/example\.com\/pinpipe\.tgz/);
+    assert.match(clientUserData({ ...base, appSource: undefined }), /aws\.appSource is unset/);
+  });
+
+  const hostile: Array<[keyof ClientUserDataInput, string]> = [
+    ['kafkaBrokers', "b:9098'; rm -rf / #"],
+    ['region', 'eu-west-1\nPINPIPE_API_HOST=1'],
+    ['apiTokenSecret', 'x$(id)'],
+    ['appSource', 's3://b/k`id`'],
+    ['temporalAddress', 'h:1 && curl evil'],
+  ];
+  for (const [field, value] of hostile) {
+    it(`refuses ${field} that could break out of the script: ${JSON.stringify(value)}`, () => {
+      assert.throws(
+        () => clientUserData({ ...base, [field]: value }),
+        new RegExp(`^Error: ${field}: `),
+      );
+    });
+  }
+});
