@@ -1,4 +1,5 @@
 import type { Inventory } from './inventory';
+import { markdownTable } from './markdown-table';
 
 /**
  * The provisioning steps, their visible state and the resources they record (the inventory
@@ -185,10 +186,6 @@ export const STATUS_MARK: Record<StepStatus, string> = {
   undone: '[u]',
 };
 
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-
 /** The Web UI's current details: a markdown checklist, one row per step. */
 export function checklistMarkdown(
   heading: string,
@@ -199,16 +196,14 @@ export function checklistMarkdown(
     const attempt = s.attempt === 0 ? '' : `${s.attempt}/${s.maxAttempts}`;
     const result =
       s.status === 'awaiting-correction' || s.status === 'failed'
-        ? `**${cell(s.error ?? 'failed')}**`
-        : cell(s.summary ?? (s.status === 'running' && s.error ? `retrying: ${s.error}` : ''));
-    return `| ${STATUS_MARK[s.status]} | ${s.title} | ${s.status} | ${attempt} | ${result} |`;
+        ? `**${s.error ?? 'failed'}**`
+        : (s.summary ?? (s.status === 'running' && s.error ? `retrying: ${s.error}` : ''));
+    return [STATUS_MARK[s.status], s.title, s.status, attempt, result];
   });
   return [
     `### ${heading}`,
     '',
-    '| | step | status | attempt | result |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows,
+    markdownTable(['', 'step', 'status', 'attempt', 'result'], rows),
     ...(footer ? ['', footer] : []),
   ].join('\n');
 }

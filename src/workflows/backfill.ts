@@ -9,6 +9,7 @@ import {
 } from '@temporalio/workflow';
 import type { NightlyActivities } from '../activities/nightly-activities';
 import { isDataDate } from '../domain/clean-zone';
+import { markdownTable } from '../domain/markdown-table';
 import { bucketFor, PIPELINE_ID_PATTERN } from '../domain/tables';
 import { activityProfiles } from './activity-profiles';
 import { rootMessage } from './failure-message';
@@ -81,13 +82,13 @@ export async function backfill(input: BackfillInput): Promise<BackfillResult> {
     setCurrentDetails(
       `**backfill ${input.from} → ${input.to}** · ${done.filter((d) => d.status === 'done').length} done, ` +
         `${done.filter((d) => d.status === 'skipped').length} skipped, ${done.filter((d) => d.status === 'failed').length} failed of ${days.length}\n\n` +
-        `| day | status |\n| --- | --- |\n` +
-        days
-          .map(
-            (d) =>
-              `| ${d} | ${status.get(d)?.status ?? 'pending'}${status.get(d)?.reason ? `: ${status.get(d)!.reason}` : ''} |`,
-          )
-          .join('\n'),
+        markdownTable(
+          ['day', 'status'],
+          days.map((d) => {
+            const day = status.get(d);
+            return [d, `${day?.status ?? 'pending'}${day?.reason ? `: ${day.reason}` : ''}`];
+          }),
+        ),
     );
   };
   show();

@@ -13,6 +13,7 @@ import type { CommitPartitionResult } from '../activities/commit-partition';
 import type { ShardCounts } from '../activities/cleaning-activities';
 import type { ShardLimits } from '../domain/clean-shards';
 import { isDataDate } from '../domain/clean-zone';
+import { markdownTable } from '../domain/markdown-table';
 import type { Table } from '../domain/tables';
 import { shardTaskQueue } from '../domain/workflow-ids';
 import { activityProfiles } from './activity-profiles';
@@ -139,8 +140,10 @@ export async function cleanTable(input: CleanTableInput): Promise<CleanTableResu
   const progress = () =>
     show(
       `cleaning shard ${done} of ${shards} (${Math.max(1, Math.min(shardWindow, 64))} at a time, any worker)\n\n` +
-        `| raw records | rows | quarantined |\n| --- | --- | --- |\n` +
-        `| ${totals.rawRecords} | ${totals.rowsIn} | ${totals.quarantined} |`,
+        markdownTable(
+          ['raw records', 'rows', 'quarantined'],
+          [[totals.rawRecords, totals.rowsIn, totals.quarantined]],
+        ),
     );
   progress();
   const lane = async () => {
@@ -217,15 +220,19 @@ export async function cleanTable(input: CleanTableInput): Promise<CleanTableResu
     }
     return fail(`${input.table} ${input.date}: commit failed: ${rootMessage(err)}`, 'CommitFailed');
   }
-  const gates = committed.gates
-    .map((g) => `| ${g.name} | ${g.policy} | ${g.failed} / ${g.checked} | ${g.status} |`)
-    .join('\n');
   upsertSearchAttributes([{ key: PipelineStatus, value: 'succeeded' }]);
+  const { counts } = committed;
   show(
-    `committed ${committed.counts.rowsOut} rows to ${committed.files.map((f) => f.key).join(', ')}\n\n` +
-      `| rows in | rows out | quarantined | duplicates |\n| --- | --- | --- | --- |\n` +
-      `| ${committed.counts.rawRecords} | ${committed.counts.rowsOut} | ${committed.counts.quarantined} | ${committed.counts.duplicates} |\n\n` +
-      `| gate | policy | failed | status |\n| --- | --- | --- | --- |\n${gates}`,
+    `committed ${counts.rowsOut} rows to ${committed.files.map((f) => f.key).join(', ')}\n\n` +
+      markdownTable(
+        ['rows in', 'rows out', 'quarantined', 'duplicates'],
+        [[counts.rawRecords, counts.rowsOut, counts.quarantined, counts.duplicates]],
+      ) +
+      '\n\n' +
+      markdownTable(
+        ['gate', 'policy', 'failed', 'status'],
+        committed.gates.map((g) => [g.name, g.policy, `${g.failed} / ${g.checked}`, g.status]),
+      ),
   );
   return { ...committed, table: input.table, date: input.date, inputs: objects, shards };
 }

@@ -22,6 +22,7 @@ import {
   type IngestTopicSettings,
   type PartitionLedger,
 } from '../domain/ingest-input';
+import { markdownTable } from '../domain/markdown-table';
 import { activityProfiles } from './activity-profiles';
 import { IngestLag, PipelineId, PipelineTable } from './search-attributes';
 
@@ -317,15 +318,31 @@ function renderDetails(p: IngestProgress): string {
           `${d.ledgerOffset}; the ledger is kept (reset the ledger, not the group, to skip data)\n\n`,
       )
       .join('');
-  const rows = p.partitions.map(
-    (r) =>
-      `| ${r.partition} | ${r.nextOffset} | ${r.highWatermark} | ${r.lag} | ${r.recordsWritten} | ` +
-      `${r.objectsWritten} | ${r.quarantined} | ${r.lostToRetention} | ${r.lastFlushAt ?? '-'} |`,
-  );
   return (
     header +
-    '| partition | next offset | high watermark | lag | records | objects | quarantined | lost to retention | last flush |\n' +
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n' +
-    rows.join('\n')
+    markdownTable(
+      [
+        'partition',
+        'next offset',
+        'high watermark',
+        'lag',
+        'records',
+        'objects',
+        'quarantined',
+        'lost to retention',
+        'last flush',
+      ],
+      p.partitions.map((r) => [
+        r.partition,
+        r.nextOffset,
+        r.highWatermark,
+        r.lag,
+        r.recordsWritten,
+        r.objectsWritten,
+        r.quarantined,
+        r.lostToRetention,
+        r.lastFlushAt ?? '-',
+      ]),
+    )
   );
 }

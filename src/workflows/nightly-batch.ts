@@ -9,6 +9,7 @@ import {
 import type { RunAnalyticsResult } from '../activities/analytics-activities';
 import type { NightlyActivities } from '../activities/nightly-activities';
 import { isDataDate } from '../domain/clean-zone';
+import { markdownTable } from '../domain/markdown-table';
 import { bucketFor, PIPELINE_ID_PATTERN, TABLES, type Table } from '../domain/tables';
 import { activityProfiles } from './activity-profiles';
 import { cleanTable, type CleaningOptions, type CleanTableResult } from './clean-table';
@@ -80,8 +81,11 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<NightlyBat
   const status: Record<Table, string> = { pin: 'cleaning', geo: 'cleaning', user: 'cleaning' };
   const show = (extra = '') =>
     setCurrentDetails(
-      `**nightly ${date}** · s3://${bucket}/\n\n| table | status |\n| --- | --- |\n` +
-        TABLES.map((t) => `| ${t} | ${status[t]} |`).join('\n') +
+      `**nightly ${date}** · s3://${bucket}/\n\n` +
+        markdownTable(
+          ['table', 'status'],
+          TABLES.map((t) => [t, status[t]]),
+        ) +
         (extra ? `\n\n${extra}` : ''),
     );
   show();
