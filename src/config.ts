@@ -9,6 +9,7 @@ import {
   type KafkaSecurity,
   type KafkaSettings,
 } from './kafka-settings';
+import { zodIssueMessages } from './domain/zod-messages';
 
 /**
  * The one place that reads the environment. Called only by process edges (worker, API, CLI);
@@ -225,11 +226,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = issue.path.join('.');
-        const value = env[name];
-        const shown = value === undefined ? 'unset' : JSON.stringify(value);
-        return `${name}=${shown}: ${issue.message}`;
+      // `NAME="value": message`, one problem per line.
+      zodIssueMessages(parsed.error.issues, {
+        root: 'environment',
+        label: (name, issue) => {
+          if (issue.path.length === 0) return name;
+          const value = env[name];
+          return `${name}=${value === undefined ? 'unset' : JSON.stringify(value)}`;
+        },
       }),
     );
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { describeValue } from '../domain/raw-schemas';
+import { formatZodIssues } from '../domain/zod-messages';
 import { ApiError, ErrorCode } from './errors';
 
 /**
@@ -40,21 +41,15 @@ export const produceRequestSchema = z.object(
 export type ProduceRequest = z.infer<typeof produceRequestSchema>;
 export type ProduceRecord = ProduceRequest['records'][number];
 
-/** `records.0.value: message; ...`, with `body` for the body itself. */
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .map(
-      (issue) =>
-        `${issue.path.length === 0 ? 'body' : issue.path.map(String).join('.')}: ${issue.message}`,
-    )
-    .join('; ');
-}
-
 /** Validates the decoded body; 422 naming the field path (`records.0.value: ...`) otherwise. */
 export function parseProduceRequest(body: unknown): ProduceRequest {
   const result = produceRequestSchema.safeParse(body);
   if (!result.success) {
-    throw new ApiError(422, ErrorCode.unprocessable, formatIssues(result.error.issues));
+    throw new ApiError(
+      422,
+      ErrorCode.unprocessable,
+      formatZodIssues(result.error.issues, { root: 'body' }),
+    );
   }
   return result.data;
 }

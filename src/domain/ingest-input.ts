@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { PIPELINE_ID_PATTERN, TABLES, bucketFor, topicFor } from './tables';
+import { formatZodIssues } from './zod-messages';
 
 const MiB = 1024 * 1024;
 
@@ -68,10 +69,7 @@ export type ParseIngestInput =
 export function parseIngestTopicInput(input: unknown): ParseIngestInput {
   const parsed = ingestTopicInputSchema.safeParse(input);
   if (!parsed.success) {
-    const reason = parsed.error.issues
-      .map((i) => `${i.path.length ? i.path.join('.') : 'input'}: ${i.message}`)
-      .join('; ');
-    return { ok: false, reason };
+    return { ok: false, reason: formatZodIssues(parsed.error.issues, { root: 'input' }) };
   }
   const s = parsed.data;
   return {

@@ -12,6 +12,7 @@ import type { ResourceKind, StepState } from './provision-steps';
 import { PIPELINE_ID_PATTERN, TABLES, bucketFor, topicFor } from './tables';
 import { ingestWorkflowId, nightlyScheduleId } from './workflow-ids';
 import { awsNames } from './aws-resources';
+import { formatZodIssues } from './zod-messages';
 
 /** Where the inventory lives: in the pipeline's own bucket, next to the data it describes. */
 export const INVENTORY_KEY = '_pinpipe/inventory.json';
@@ -199,11 +200,10 @@ export function parseInventory(raw: unknown): ParsedInventory {
   const legacy = isObject(raw) && !('version' in raw);
   const parsed = legacy ? legacyInventorySchema.safeParse(raw) : inventorySchema.safeParse(raw);
   if (parsed.success) return { ok: true, inventory: parsed.data };
-  const reason = parsed.error.issues
-    .slice(0, 10)
-    .map((i) => `${i.path.length ? i.path.join('.') : 'inventory'}: ${i.message}`)
-    .join('; ');
-  return { ok: false, reason };
+  return {
+    ok: false,
+    reason: formatZodIssues(parsed.error.issues, { root: 'inventory', limit: 10 }),
+  };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ingestTopicInputSchema } from './ingest-input';
 import { PIPELINE_ID_PATTERN, bucketFor } from './tables';
+import { formatZodIssues } from './zod-messages';
 
 const DAY_MS = 24 * 3600_000;
 
@@ -210,10 +211,7 @@ export type ParseProvisionInput =
 export function parseProvisionInput(input: unknown): ParseProvisionInput {
   const parsed = provisionInputSchema.safeParse(input);
   if (!parsed.success) {
-    const reason = parsed.error.issues
-      .map((i) => `${i.path.length ? i.path.join('.') : 'input'}: ${i.message}`)
-      .join('; ');
-    return { ok: false, reason };
+    return { ok: false, reason: formatZodIssues(parsed.error.issues, { root: 'input' }) };
   }
   return {
     ok: true,

@@ -16,6 +16,7 @@ import { isSourceDatetime } from './datetime';
 import { followerCountValue } from './follower-count';
 import { STORY_FORMAT, USER_INFO_ERROR } from './placeholders';
 import { CATEGORIES, type Table } from './tables';
+import { formatZodIssues } from './zod-messages';
 
 /** How a message shows an offending value (`nothing` when the field is missing). */
 export type ValueDescriber = (input: unknown) => string;
@@ -146,18 +147,9 @@ export interface RawRecordMap {
 }
 export type RawRecord = RawRecordMap[Table];
 
+/** A failure's reason: `field: message; other: message`, every issue, in field order. */
 export type ParseRawResult<T extends Table = Table> =
   { ok: true; record: RawRecordMap[T] } | { ok: false; reason: string };
-
-/** `field: message; other: message` for every issue, in field order. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .map((issue) => {
-      const path = issue.path.length === 0 ? 'record' : issue.path.map(String).join('.');
-      return `${path}: ${issue.message}`;
-    })
-    .join('; ');
-}
 
 function parseWith<T extends Table>(
   schemas: typeof RAW_SCHEMAS,
@@ -175,7 +167,7 @@ function parseWith<T extends Table>(
   const result = schema.safeParse(value);
   return result.success
     ? { ok: true, record: result.data }
-    : { ok: false, reason: formatIssues(result.error.issues) };
+    : { ok: false, reason: formatZodIssues(result.error.issues, { root: 'record' }) };
 }
 
 /** Validates one raw record of `table`; never throws. Messages echo the offending value. */
