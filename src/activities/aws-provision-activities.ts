@@ -11,6 +11,7 @@ import {
   ownedBy,
   sameJson,
 } from '../domain/aws-resources';
+import { withHeartbeatClock } from './heartbeat-clock';
 import type { ResourceRecord, StepResult } from '../domain/provision-steps';
 import type { ApiGatewayPort } from '../ports/api-gateway';
 import type { IamPort } from '../ports/iam';
@@ -140,10 +141,11 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
     mode: Mode,
     vpcId: string,
     name: string,
-    role: string,
+    role: 'client' | 'kafka',
     description: string,
     rules: IngressRule[],
   ): Promise<{ record: ResourceRecord; groupId?: string }> {
+    const kind = role === 'kafka' ? 'kafka-security-group' : 'security-group';
     const found = await network.findSecurityGroup(vpcId, name);
     const deleteHow = (id: string) => `aws ec2 delete-security-group --group-id ${id}`;
     if (found && !ownedBy(found.tags, pipelineId)) {
@@ -159,7 +161,7 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
     if (mode === 'plan') {
       if (!found)
         return {
-          record: { kind: 'security-group', id: name, outcome: 'create', detail: describe },
+          record: { kind, id: name, outcome: 'create', detail: describe },
         };
       const diff = [
         ...missing(found).map((r) => `missing ${ruleKey(r)}`),
@@ -168,11 +170,12 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
       ];
       return {
         record: {
-          kind: 'security-group',
+          kind,
           id: found.groupId,
           outcome: diff.length ? 'differs' : 'exists',
           detail: diff.join('; ') || describe,
           deleteHow: deleteHow(found.groupId),
+          ownedByTag: true,
         },
         groupId: found.groupId,
       };
@@ -196,11 +199,13 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
     if (outcome === 'exists' && (add.length || remove.length)) outcome = 'updated';
     return {
       record: {
-        kind: 'security-group',
+        kind,
         id: groupId,
         outcome,
         detail: `${name}: ${describe}${current?.otherIngress.length ? `; other rules left: ${current.otherIngress.join(', ')}` : ''}`,
         deleteHow: deleteHow(groupId),
+        // Tag-proven (a group of this name without the tag is refused above): owned even when found.
+        ownedByTag: true,
       },
       groupId,
     };
@@ -494,24 +499,26 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
         await network.deleteKeyPair(names.keyPair);
         keyOutcome = 'updated';
       } else keyOutcome = 'created';
+      // A secret still holding an older key goes first: left in place, it would pass for the
+      // new pair's if the worker died between CreateKeyPair and storing the new key.
+      if (secret) {
+        await withHeartbeatClock(
+          () => undefined,
+          () => secrets.deleteSecret(names.sshKeySecret),
+        );
+      }
       const made = await network.createKeyPair({
         keyName: names.keyPair,
         tags: awsTags(input.pipelineId, 'ssh'),
       });
-      if (!secret) {
-        const s = await secrets.createSecret({
-          name: names.sshKeySecret,
-          value: made.privateKey,
-          description: `pinpipe ${input.pipelineId}: private key of EC2 key pair ${names.keyPair}`,
-          tags: awsTags(input.pipelineId, 'ssh'),
-        });
-        secretArn = s.arn;
-        secretOutcome = 'created';
-      } else {
-        if (secret.deleted) await secrets.restoreSecret(names.sshKeySecret);
-        await secrets.putSecretValue(names.sshKeySecret, made.privateKey);
-        secretOutcome = 'updated';
-      }
+      const s = await secrets.createSecret({
+        name: names.sshKeySecret,
+        value: made.privateKey,
+        description: `pinpipe ${input.pipelineId}: private key of EC2 key pair ${names.keyPair}`,
+        tags: awsTags(input.pipelineId, 'ssh'),
+      });
+      secretArn = s.arn;
+      secretOutcome = secret ? 'updated' : 'created';
     }
     const resources: ResourceRecord[] = [
       {

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { awsNames, ownedBy } from '../domain/aws-resources';
 import { refusalByTags } from '../domain/inventory';
 import type { ResourceKind } from '../domain/provision-steps';
@@ -15,6 +15,10 @@ import type { SecretsPort } from '../ports/secrets';
  * retryable error, so Temporal's retries wait for it.
  */
 
+const CLUSTER_DELETE_WAIT_MS = 25 * 60_000;
+const CLUSTER_POLL_MS = 10_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export interface AwsRemovalPorts {
   network: NetworkPort;
   iam: IamPort;
@@ -25,6 +29,7 @@ export interface AwsRemovalPorts {
 
 export type AwsKind =
   | 'security-group'
+  | 'kafka-security-group'
   | 'kafka-cluster'
   | 'secret'
   | 'key-pair'
@@ -34,6 +39,7 @@ export type AwsKind =
 
 const AWS_KINDS: ReadonlySet<ResourceKind> = new Set<AwsKind>([
   'security-group',
+  'kafka-security-group',
   'kafka-cluster',
   'secret',
   'key-pair',
@@ -66,7 +72,8 @@ export async function removeAwsResource(
   };
   const { network, iam, secrets, msk, apiGateway } = ports;
   switch (kind) {
-    case 'security-group': {
+    case 'security-group':
+    case 'kafka-security-group': {
       const group = await network.describeSecurityGroup(id);
       if (!group) return { result: 'absent' };
       const no = refuse(group.tags);
@@ -91,6 +98,18 @@ export async function removeAwsResource(
       const no = refuse(cluster.tags);
       if (no) return no;
       if (cluster.state !== 'DELETING') await msk.deleteCluster(id);
+      // MSK takes minutes to delete a cluster; its security group can go only after. Wait here
+      // (heartbeating), so the group's removal does not spend its retries on a cluster in the way.
+      const deadline = Date.now() + CLUSTER_DELETE_WAIT_MS;
+      while (await msk.describeCluster(id)) {
+        Context.current().heartbeat({ clusterDeleting: id });
+        if (Date.now() > deadline) {
+          throw new Error(
+            `MSK cluster ${id} is still deleting after ${CLUSTER_DELETE_WAIT_MS / 60_000} min; retried`,
+          );
+        }
+        await sleep(CLUSTER_POLL_MS);
+      }
       return { result: 'deleted' };
     }
     case 'secret': {

@@ -90,6 +90,8 @@ export interface ProvisionPorts {
   control: PipelineControl;
   /** GET a URL; the status code, or an error when nothing answers. Defaults to fetch. */
   httpStatus?: (url: string) => Promise<number>;
+  /** The region this worker's AWS clients call (AWS_REGION); the aws target must match it. */
+  awsRegion?: string;
   /** A Kafka client for the aws target's MSK bootstrap servers (TLS + IAM). */
   kafkaAt?: (brokers: string[]) => KafkaPort & { disconnect(): Promise<void> };
 }
@@ -108,6 +110,12 @@ export function createProvisionActivities(ports: ProvisionPorts) {
 
   async function validateTarget(input: ValidateTargetInput): Promise<StepResult> {
     Context.current().heartbeat();
+    if (input.target === 'aws' && ports.awsRegion && ports.awsRegion !== input.region) {
+      throw ApplicationFailure.nonRetryable(
+        `this worker's AWS clients call ${ports.awsRegion} (AWS_REGION) but the run asks for ${input.region}: set region to ${ports.awsRegion}, or run a worker with AWS_REGION=${input.region}`,
+        'InvalidConfig',
+      );
+    }
     const regions = await ec2.describeRegions();
     if (!regions.includes(input.region)) {
       throw ApplicationFailure.nonRetryable(

@@ -19,6 +19,8 @@ export interface Adapters {
   kafka: KafkaPort;
   ec2: Ec2Port;
   bucketTags: BucketTags;
+  /** The region the AWS clients call (AWS_REGION). */
+  awsRegion: string;
   /** The aws target's control plane (moto on the local stack). Clients connect on first use. */
   aws: AwsProvisionPorts;
   /**
@@ -45,6 +47,7 @@ export function createAdapters(config: Config): Adapters {
     kafka,
     ec2: new AwsEc2(ec2Client),
     bucketTags: new S3BucketTags(s3),
+    awsRegion: config.aws.region,
     aws: {
       network: new AwsNetwork(ec2Client),
       iam: new AwsIam(clients.iam),

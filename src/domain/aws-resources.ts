@@ -30,6 +30,11 @@ export interface AwsNames {
   cluster: string;
   restApi: string;
   stage: string;
+  /**
+   * The client host's worker's task queue: ingestion runs there, next to the cluster it reads
+   * (the provisioning worker may be anywhere, and its role may not reach MSK).
+   */
+  hostTaskQueue: string;
 }
 
 export function awsNames(pipelineId: string): AwsNames {
@@ -46,6 +51,7 @@ export function awsNames(pipelineId: string): AwsNames {
     cluster: base,
     restApi: base,
     stage: 'v1',
+    hostTaskQueue: `${base}-host`,
   };
 }
 
@@ -104,7 +110,12 @@ export function leastPrivilegePolicy(input: LeastPrivilegeInput): unknown {
       {
         Sid: 'Cluster',
         Effect: 'Allow',
-        Action: ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'],
+        // The API's producer is idempotent (kafkajs): MSK asks for this on the cluster.
+        Action: [
+          'kafka-cluster:Connect',
+          'kafka-cluster:DescribeCluster',
+          'kafka-cluster:WriteDataIdempotently',
+        ],
         Resource: input.clusterArn,
       },
       {
@@ -118,7 +129,7 @@ export function leastPrivilegePolicy(input: LeastPrivilegeInput): unknown {
         Resource: TABLES.map((t) => `${topicBase}/${topicFor(input.pipelineId, t)}`),
       },
       {
-        // The sink's groups (ingest-topic.ts: `pinpipe-sink-<topic>`), which mirror its ledger.
+        // The sink's groups (workflow-ids.ts ingestGroupId), which mirror its ledger.
         Sid: 'Groups',
         Effect: 'Allow',
         Action: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'],

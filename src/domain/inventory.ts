@@ -63,7 +63,13 @@ export interface LegacyInventory {
 
 export type StoredInventory = Inventory | LegacyInventory;
 
-const DATA_KINDS: ReadonlySet<ResourceKind> = new Set(['bucket', 'topic', 'kafka-cluster']);
+// The cluster's security group goes with the cluster: removing it alone would fail (in use).
+const DATA_KINDS: ReadonlySet<ResourceKind> = new Set([
+  'bucket',
+  'topic',
+  'kafka-cluster',
+  'kafka-security-group',
+]);
 
 /** Topics, buckets and Kafka clusters hold data: teardown removes them only with `deleteData`. By kind, always. */
 export function holdsData(kind: ResourceKind): boolean {
@@ -103,6 +109,12 @@ function entrySchemaWith<T extends z.ZodRawShape>(extra: T) {
     z.object({ kind: z.literal('endpoint'), id: z.string().min(1).max(2048), deleteHow, ...extra }),
     z.object({
       kind: z.literal('security-group'),
+      id: z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group id (sg-…)'),
+      deleteHow,
+      ...extra,
+    }),
+    z.object({
+      kind: z.literal('kafka-security-group'),
       id: z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group id (sg-…)'),
       deleteHow,
       ...extra,
@@ -358,6 +370,7 @@ export function refusalByName(
     case 'instance':
     case 'endpoint':
     case 'security-group':
+    case 'kafka-security-group':
     case 'kafka-cluster':
     case 'rest-api':
       return undefined;

@@ -159,7 +159,8 @@ export const provisionInputSchema = z
         /** The ingest API's base URL; for `aws`, defaults to the client host's public IP. */
         url: z.url().optional(),
         /** How long to wait for `/healthz` to answer 200 (a new host needs minutes). */
-        readyTimeoutSeconds: z.int().min(1).max(3600).default(30),
+        /** How long to wait for `/healthz`; default 30 s locally, 900 s on aws (a new host). */
+        readyTimeoutSeconds: z.int().min(1).max(3600).optional(),
       })
       .prefault({}),
     ingestion: z

@@ -64,6 +64,8 @@ export type ResourceKind =
   | 'workflow'
   | 'schedule'
   | 'security-group'
+  /** The MSK cluster's own group: kept while the cluster is (teardown treats it as data). */
+  | 'kafka-security-group'
   | 'kafka-cluster'
   | 'secret'
   | 'key-pair'
@@ -167,6 +169,7 @@ const TEARDOWN_ORDER: readonly ResourceKind[] = [
   'secret',
   'topic',
   'kafka-cluster',
+  'kafka-security-group',
   'security-group',
   'bucket',
 ];

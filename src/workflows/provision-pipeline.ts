@@ -290,8 +290,18 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
         : s.target === 'aws'
           ? { appSource: `s3://${s.bucketName}/_pinpipe/app/pinpipe.tgz` }
           : {}),
-      ...(s.aws.temporalAddress ? { temporalAddress: s.aws.temporalAddress } : {}),
+      ...(s.aws.temporalAddress
+        ? {
+            temporalAddress: s.aws.temporalAddress,
+            taskQueue: awsNames(s.pipelineId).hostTaskQueue,
+          }
+        : {}),
     });
+  /** Ingestion runs on the client host's worker when it has one (it reaches the cluster). */
+  const ingestionQueue = () =>
+    s.target === 'aws' && s.aws.temporalAddress
+      ? awsNames(s.pipelineId).hostTaskQueue
+      : info.taskQueue;
 
   const work: Record<ProvisionStep, () => Promise<StepResult> | StepResult> = {
     validate: () =>
@@ -424,7 +434,8 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
         {
           url,
           ...(fallback && fallback !== url ? { fallbackUrl: fallback } : {}),
-          readyTimeoutSeconds: s.endpoint.readyTimeoutSeconds,
+          // A fresh EC2 host installs Node and the app first: minutes, not seconds.
+          readyTimeoutSeconds: s.endpoint.readyTimeoutSeconds ?? (s.target === 'aws' ? 900 : 30),
           mode: mode(),
         },
       ]);
@@ -433,7 +444,7 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
       call('ingestion', 'ensureIngestion', [
         {
           pipelineId: s.pipelineId,
-          taskQueue: info.taskQueue,
+          taskQueue: ingestionQueue(),
           ...(s.ingestion.maxRecords ? { maxRecords: s.ingestion.maxRecords } : {}),
           ...(s.ingestion.maxBytes ? { maxBytes: s.ingestion.maxBytes } : {}),
           ...(s.ingestion.rotateIntervalMs

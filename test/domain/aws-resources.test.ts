@@ -39,6 +39,7 @@ describe('domain/aws-resources', () => {
       cluster: 'pinpipe-0a1b2c3d4e5f',
       restApi: 'pinpipe-0a1b2c3d4e5f',
       stage: 'v1',
+      hostTaskQueue: 'pinpipe-0a1b2c3d4e5f-host',
     });
   });
 

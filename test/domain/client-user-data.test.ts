@@ -30,12 +30,25 @@ describe('domain/client-user-data', () => {
     assert.ok(!api.some((l) => /^User=root$/.test(l)));
     assert.ok(api.includes('NoNewPrivileges=yes'));
     assert.ok(api.includes(`EnvironmentFile=${CONFIG_FILE}`));
-    const fetch = api.find((l) => l.startsWith('ExecStartPre='));
+    // The token is read by a script of its own: systemd would expand % and $ in an inline one.
+    assert.ok(api.includes('ExecStartPre=/usr/local/libexec/pinpipe-fetch-token'));
+    assert.ok(
+      !api.some((l) => /[%$]/.test(l.replace(/^ExecStart=@NPM@/, ''))),
+      'no % or $ in a unit',
+    );
+    const fetch = script.slice(
+      script.indexOf("pinpipe-fetch-token <<'SCRIPT'"),
+      script.indexOf('\nSCRIPT\n'),
+    );
+    assert.match(fetch, /umask 077/);
     assert.match(
-      fetch ?? '',
+      fetch,
       /aws secretsmanager get-secret-value .*--secret-id pinpipe\/0a1b2c3d4e5f\/api-token /,
     );
-    assert.match(fetch ?? '', /umask 077/);
+    assert.match(
+      fetch,
+      /printf 'PINPIPE_API_TOKEN=%s\\n' "\$token" > \/run\/pinpipe\/secrets\.env/,
+    );
     assert.doesNotMatch(script, /PINPIPE_API_TOKEN=[A-Za-z0-9]/);
     assert.equal(script.includes('pinpipe-worker.service'), false, 'no worker without Temporal');
   });
@@ -62,12 +75,14 @@ describe('domain/client-user-data', () => {
   });
 
   it('fetches the app from s3 or https, or says it is missing', () => {
-    assert.match(
-      clientUserData(base),
-      /aws s3 cp s3:\/\/user-0a1b2c3d4e5f-bucket\/_pinpipe\/app\/pinpipe\.tgz/,
+    assert.ok(
+      clientUserData(base).includes(
+        "aws s3 cp 's3://user-0a1b2c3d4e5f-bucket/_pinpipe/app/pinpipe.tgz' /tmp/pinpipe.tgz",
+      ),
     );
-    const https = clientUserData({ ...base, appSource: 'https://example.com/pinpipe.tgz' });
-    assert.match(https, /curl -fsSL https:\/\/example\.com\/pinpipe\.tgz/);
+    const presigned = 'https://example.com/pinpipe.tgz?X-Amz-Signature=a%2Fb&X-Amz-Expires=3600';
+    const https = clientUserData({ ...base, appSource: presigned });
+    assert.ok(https.includes(`curl -fsSL '${presigned}' -o /tmp/pinpipe.tgz`), 'quoted');
     assert.match(clientUserData({ ...base, appSource: undefined }), /aws\.appSource is unset/);
   });
 
@@ -76,6 +91,7 @@ describe('domain/client-user-data', () => {
     ['region', 'eu-west-1\nPINPIPE_API_HOST=1'],
     ['apiTokenSecret', 'x$(id)'],
     ['appSource', 's3://b/k`id`'],
+    ['appSource', "https://x/p.tgz?a='; id #"],
     ['temporalAddress', 'h:1 && curl evil'],
   ];
   for (const [field, value] of hostile) {

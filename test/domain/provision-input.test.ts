@@ -36,7 +36,7 @@ describe('domain/provision-input', () => {
           },
           apiGateway: { enabled: true, stage: 'v1' },
         },
-        endpoint: { readyTimeoutSeconds: 30 },
+        endpoint: {},
         ingestion: {
           start: true,
           maxRecords: 10_000,
