@@ -1,6 +1,7 @@
 import { partitionLag } from '../domain/ingest-input';
+import { ingestGroupId } from '../domain/workflow-ids';
 import type { KafkaPort, PartitionWatermark, ProducedOffset } from '../ports/kafka';
-import { ingestGroupId, type IngestProgress } from '../workflows/ingest-topic';
+import type { IngestProgress } from '../workflows/ingest-topic';
 
 /**
  * Lag as of now. The workflow's own high watermark moves only when a sinkBatch activity

@@ -9,6 +9,13 @@ import type { Table } from './tables';
 export const ingestWorkflowId = (pipelineId: string, table: Table) =>
   `ingest-${pipelineId}-${table}`;
 
+/**
+ * The Kafka consumer group of a topic's ingestion: the workflow copies its offset ledger there,
+ * so standard lag tools see progress (the ledger stays the source of truth). The aws target's
+ * IAM policy grants `pinpipe-sink-<pipelineId>.*` (./aws-resources.ts).
+ */
+export const ingestGroupId = (topic: string) => `pinpipe-sink-${topic}`;
+
 /** The nightly schedule of a pipeline. */
 export const nightlyScheduleId = (pipelineId: string) => `nightly-${pipelineId}`;
 

@@ -23,6 +23,7 @@ import {
   type PartitionLedger,
 } from '../domain/ingest-input';
 import { markdownTable } from '../domain/markdown-table';
+import { ingestGroupId } from '../domain/workflow-ids';
 import { activityProfiles } from './activity-profiles';
 import { IngestLag, PipelineId, PipelineTable } from './search-attributes';
 
@@ -67,11 +68,6 @@ const { prepareIngest, commitIngestOffsets } = proxyActivities<SinkActivities>(
   activityProfiles.quickIo,
 );
 const { sinkBatch } = proxyActivities<SinkActivities>(activityProfiles.sink);
-
-/** The Kafka consumer group that mirrors the ledger, so standard lag tools see progress. */
-export function ingestGroupId(topic: string): string {
-  return `pinpipe-sink-${topic}`;
-}
 
 /**
  * Long-running ingestion of one table: Kafka topic → S3 raw zone, exactly once. The offset

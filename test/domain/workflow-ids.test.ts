@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { topicFor } from '../../src/domain/tables';
 import {
+  ingestGroupId,
   ingestWorkflowId,
   nightlyRunId,
   nightlyScheduleId,
@@ -24,6 +26,8 @@ describe('workflow ids', () => {
   for (const [name, actual, expected] of cases) {
     it(name, () => assert.equal(actual, expected));
   }
+  it("ingestion's Kafka group, which the aws IAM policy grants by its prefix", () =>
+    assert.equal(ingestGroupId(topicFor(id, 'pin')), 'pinpipe-sink-5eedcafe0001.pin'));
   it('every one of them appears in the README', () => {
     const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
     for (const [, , expected] of cases.filter(([n]) => n !== 'a nightly run')) {

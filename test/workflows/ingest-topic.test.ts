@@ -11,9 +11,9 @@ import { createAdapters, type Adapters } from '../../src/adapters/create-adapter
 import { createKafka } from '../../src/adapters/kafkajs-kafka';
 import { createSinkActivities, type SinkActivities } from '../../src/activities/sink-activities';
 import { bucketFor, topicFor } from '../../src/domain/tables';
+import { ingestGroupId } from '../../src/domain/workflow-ids';
 import { type KafkaPort, UnreadableRecordsError } from '../../src/ports/kafka';
 import {
-  ingestGroupId,
   ingestTopic,
   progressQuery,
   stopSignal,
