@@ -4,6 +4,7 @@ import {
   WorkflowNotFoundError,
   type Client,
   type ScheduleDescription,
+  type ScheduleOptionsStartWorkflowAction,
 } from '@temporalio/client';
 import type {
   NightlySchedule,
@@ -12,10 +13,13 @@ import type {
   WorkflowPresence,
 } from '../ports/pipeline-control';
 import { scheduleDifferences } from '../ports/pipeline-control';
+// Types only: workflow code never runs here, but starts type-check against its input.
+import type * as workflows from '../workflows';
 
-/** Workflow type names as registered by src/workflows/index.ts. */
-const INGEST_WORKFLOW = 'ingestTopic';
-const NIGHTLY_WORKFLOW = 'nightlyBatch';
+type Workflows = typeof workflows;
+/** Workflow type names as registered by src/workflows/index.ts (checked against its exports). */
+const INGEST_WORKFLOW = 'ingestTopic' satisfies keyof Workflows;
+const NIGHTLY_WORKFLOW = 'nightlyBatch' satisfies keyof Workflows;
 /** The ingestTopic workflow's graceful stop signal (src/workflows/ingest-topic.ts). */
 const STOP_SIGNAL = 'stop';
 
@@ -35,7 +39,7 @@ export class TemporalControl implements PipelineControl {
 
   async startIngestion(input: StartIngestionInput): Promise<{ started: boolean }> {
     const before = await this.workflowPresence(input.workflowId);
-    await this.client.workflow.start(INGEST_WORKFLOW, {
+    await this.client.workflow.start<Workflows[typeof INGEST_WORKFLOW]>(INGEST_WORKFLOW, {
       taskQueue: input.taskQueue,
       workflowId: input.workflowId,
       args: [input.input],
@@ -86,8 +90,8 @@ export class TemporalControl implements PipelineControl {
 
   async upsertSchedule(wanted: NightlySchedule): Promise<'created' | 'updated' | 'exists'> {
     const spec = { cronExpressions: [withCronComment(wanted.cron)], timezone: wanted.timezone };
-    const action = {
-      type: 'startWorkflow' as const,
+    const action: ScheduleOptionsStartWorkflowAction<Workflows[typeof NIGHTLY_WORKFLOW]> = {
+      type: 'startWorkflow',
       workflowType: NIGHTLY_WORKFLOW,
       // No date: a scheduled run processes the UTC day before its nominal time.
       args: [{ pipelineId: wanted.pipelineId }],
