@@ -3,6 +3,7 @@
  * checklist. No Temporal, no process: the command wires them to a client and to stderr.
  */
 
+import { awsNames } from '../domain/aws-resources';
 import {
   PROVISION_STEPS,
   STATUS_MARK,
@@ -83,7 +84,8 @@ export function checklistLine(s: StepState): string {
     s.status === 'awaiting-correction' || s.status === 'failed'
       ? `error: ${s.error ?? 'failed'}`
       : s.status === 'running' && s.error
-        ? `retrying: ${s.error}`
+        ? // A step that reports while it runs (the cluster's state and wait) keeps that in front.
+          `${s.summary ? `${s.summary}; ` : ''}retrying: ${s.error}`
         : (s.summary ?? '');
   const line = `${STATUS_MARK[s.status]} ${s.title.padEnd(TITLE_WIDTH)}  ${s.status.padEnd(STATUS_WIDTH)}  ${attempt.padEnd(7)}${oneLine(text)}`;
   return line.trimEnd();
@@ -200,6 +202,47 @@ export function outcomeCounts(resources: readonly { outcome: string }[]): string
   for (const r of resources) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
   if (counts.size === 0) return 'no resources';
   return [...counts].map(([outcome, n]) => `${n} ${outcome}`).join(', ');
+}
+
+/** What `awsAccessLines` reads of a finished run (a ProvisionResult). */
+export interface AccessView {
+  pipelineId: string;
+  mode: 'apply' | 'plan';
+  status: string;
+  steps: readonly StepState[];
+  inventory?: { region: string };
+}
+
+/**
+ * After a completed aws run: how to fetch the SSH private key and the API token (both in
+ * Secrets Manager, never printed themselves) and the API Gateway invoke URL. Nothing for
+ * another target, a plan, or a run that did not complete.
+ */
+export function awsAccessLines(r: AccessView): string[] {
+  if (r.mode !== 'apply' || r.status !== 'completed') return [];
+  const done = (step: ProvisionStep) => r.steps.find((s) => s.step === step && s.status === 'done');
+  const names = awsNames(r.pipelineId);
+  const region = r.inventory ? ` --region ${r.inventory.region}` : '';
+  const get = (secret: string) =>
+    `aws secretsmanager get-secret-value${region} --secret-id ${secret} --query SecretString --output text`;
+  const lines: string[] = [];
+  if (done('key-pair')) {
+    const pem = `${names.keyPair}.pem`;
+    lines.push(
+      `SSH private key of key pair ${names.keyPair} (Secrets Manager ${names.sshKeySecret}):`,
+      `  (umask 077 && ${get(names.sshKeySecret)} > ${pem})`,
+    );
+  }
+  if (done('api-token')) {
+    lines.push(
+      `API token, sent as "Authorization: Bearer <token>" (Secrets Manager ${names.apiTokenSecret}):`,
+      `  ${get(names.apiTokenSecret)}`,
+    );
+  }
+  const api = done('api-gateway')?.resources.find((x) => x.kind === 'rest-api');
+  const url = /^https:\/\/\S+/.exec(api?.detail ?? '')?.[0];
+  if (url) lines.push(`Invoke URL (API Gateway): ${url}`);
+  return lines;
 }
 
 function oneLine(text: string): string {

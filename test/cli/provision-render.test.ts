@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   ChecklistRenderer,
+  awsAccessLines,
   buildSettings,
   changedLines,
   checklistLine,
@@ -11,7 +12,13 @@ import {
   resourceRows,
   setPath,
 } from '../../src/cli/provision-render';
-import { PROVISION_STEPS, initialSteps, type StepState } from '../../src/domain/provision-steps';
+import { awsNames } from '../../src/domain/aws-resources';
+import {
+  AWS_ONLY_STEPS,
+  PROVISION_STEPS,
+  initialSteps,
+  type StepState,
+} from '../../src/domain/provision-steps';
 
 const step = (over: Partial<StepState>): StepState => ({
   ...initialSteps(5).find((s) => s.step === 'client-host')!,
@@ -115,6 +122,27 @@ describe('cli/provision-render', () => {
       it(`${over.status ?? 'pending'}${over.error ? ' with error' : ''}`, () =>
         assert.match(checklistLine(step(over)), pattern));
     }
+
+    // What `provision status` shows during the durable wait for an MSK cluster.
+    const waiting: Partial<StepState> = {
+      step: 'kafka-cluster',
+      title: 'Ensure Kafka cluster (MSK)',
+      status: 'running',
+      attempt: 1,
+      summary: 'pinpipe-0a1b2c3d4e5f CREATING for 12 min (looked every 30 s)',
+    };
+
+    it("a running step's summary: the cluster's state and the time waited", () =>
+      assert.match(
+        checklistLine(step(waiting)),
+        /^\[~\] Ensure Kafka cluster \(MSK\) +running +1\/5 +pinpipe-0a1b2c3d4e5f CREATING for 12 min \(looked every 30 s\)$/,
+      ));
+
+    it('a running step that failed an attempt keeps its summary in front of the error', () =>
+      assert.match(
+        checklistLine(step({ ...waiting, attempt: 2, error: 'throttled' })),
+        /running +2\/5 +pinpipe-0a1b2c3d4e5f CREATING for 12 min \(looked every 30 s\); retrying: throttled$/,
+      ));
 
     it('aligns the status column across steps', () => {
       const lines = checklistLines({
@@ -228,5 +256,63 @@ describe('cli/provision-render', () => {
       it(`${outcomes.join(',') || '(none)'} → ${text}`, () =>
         assert.equal(outcomeCounts(outcomes.map((outcome) => ({ outcome }))), text));
     }
+  });
+
+  describe('awsAccessLines', () => {
+    const pipelineId = '0a1b2c3d4e5f';
+    const names = awsNames(pipelineId);
+    const url = 'https://abc123.execute-api.eu-west-1.amazonaws.com/v1';
+    const awsRun = (over: { mode?: 'apply' | 'plan'; status?: string } = {}) => {
+      const steps: StepState[] = initialSteps(5).map((s) => ({ ...s, status: 'done', attempt: 1 }));
+      steps.find((s) => s.step === 'api-gateway')!.resources = [
+        {
+          kind: 'rest-api',
+          id: 'abc123',
+          outcome: 'exists',
+          detail: `${url} → http://1.2.3.4:8082`,
+        },
+      ];
+      return {
+        pipelineId,
+        mode: over.mode ?? ('apply' as const),
+        status: over.status ?? 'completed',
+        steps,
+        inventory: { region: 'eu-west-1' },
+      };
+    };
+
+    it('a completed aws run: the key and token commands (secret names of awsNames) and the URL', () => {
+      const text = awsAccessLines(awsRun()).join('\n');
+      assert.ok(
+        text.includes(
+          `(umask 077 && aws secretsmanager get-secret-value --region eu-west-1 --secret-id ${names.sshKeySecret} --query SecretString --output text > ${names.keyPair}.pem)`,
+        ),
+        text,
+      );
+      assert.ok(
+        text.includes(
+          `aws secretsmanager get-secret-value --region eu-west-1 --secret-id ${names.apiTokenSecret} --query SecretString --output text`,
+        ),
+        text,
+      );
+      assert.match(text, new RegExp(`Invoke URL \\(API Gateway\\): ${url}$`, 'm'));
+    });
+
+    it('without API Gateway: no URL line', () => {
+      const r = awsRun();
+      const gw = r.steps.find((s) => s.step === 'api-gateway')!;
+      Object.assign(gw, { status: 'skipped', resources: [] });
+      const text = awsAccessLines(r).join('\n');
+      assert.doesNotMatch(text, /Invoke URL/);
+      assert.match(text, /ssh-private-key/);
+    });
+
+    it('nothing for a plan, an unfinished run or the local target', () => {
+      assert.deepEqual(awsAccessLines(awsRun({ mode: 'plan', status: 'planned' })), []);
+      assert.deepEqual(awsAccessLines(awsRun({ status: 'aborted' })), []);
+      const local = awsRun();
+      for (const s of local.steps) if (AWS_ONLY_STEPS.has(s.step)) s.status = 'skipped';
+      assert.deepEqual(awsAccessLines(local), []);
+    });
   });
 });

@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createAdapters } from '../../src/adapters/create-adapters';
 import { TemporalControl } from '../../src/adapters/temporal-control';
 import { INVENTORY_KEY } from '../../src/domain/inventory';
-import { PROVISION_STEPS, STEP_TITLES } from '../../src/domain/provision-steps';
+import { AWS_ONLY_STEPS, PROVISION_STEPS, STEP_TITLES } from '../../src/domain/provision-steps';
 import { bucketFor, topicFor } from '../../src/domain/tables';
 import type { ProvisionProgress, ProvisionResult } from '../../src/workflows/provision-pipeline';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
@@ -107,9 +107,10 @@ describe('pinpipe provision / teardown (CLI processes, real stack)', function ()
     assert.equal(r.code, 0, r.out);
     const result = JSON.parse(r.stdout) as ProvisionResult;
     assert.equal(result.status, 'completed');
+    // The local target skips the aws target's own steps.
     assert.deepEqual(
       result.steps.map((s) => s.status),
-      PROVISION_STEPS.map(() => 'done'),
+      PROVISION_STEPS.map((s) => (AWS_ONLY_STEPS.has(s) ? 'skipped' : 'done')),
     );
     assert.match(
       r.out,
@@ -146,7 +147,11 @@ describe('pinpipe provision / teardown (CLI processes, real stack)', function ()
     assert.match(r.out, new RegExp(`provision-${healthy}: COMPLETED`));
     assert.match(r.out, new RegExp(`Provisioning of pipeline ${healthy}: completed`));
     for (const step of PROVISION_STEPS) {
-      assert.match(r.out, new RegExp(`^\\[x\\] ${STEP_TITLES[step]} +done +1/5`, 'm'));
+      const title = STEP_TITLES[step].replace(/[()]/g, '\\$&');
+      const line = AWS_ONLY_STEPS.has(step)
+        ? `^\\[-\\] ${title} +skipped +aws target only$`
+        : `^\\[x\\] ${title} +done +1/5`;
+      assert.match(r.out, new RegExp(line, 'm'));
     }
   });
 

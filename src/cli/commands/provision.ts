@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import {
   mergeCorrection,
   parseProvisionInput,
@@ -15,6 +15,7 @@ import {
   type RetryStepRequest,
 } from '../../workflows/provision-pipeline';
 import {
+  awsAccessLines,
   buildSettings,
   checklistLines,
   isObject,
@@ -38,7 +39,7 @@ import {
 import { rootMessage } from '../../workflows/failure-message';
 import { planWorkflowId, provisionWorkflowId } from '../../domain/workflow-ids';
 
-interface ProvisionFlags {
+export interface ProvisionFlags {
   pipeline?: string;
   plan?: boolean;
   target?: string;
@@ -51,6 +52,13 @@ interface ProvisionFlags {
   schedule: boolean;
   ingestion: boolean;
   input?: string;
+  kafkaMode?: 'create' | 'adopt' | 'brokers';
+  clusterArn?: string;
+  brokers?: string;
+  sshCidr?: string;
+  appSource?: string;
+  temporalAddress?: string;
+  apiGateway: boolean;
   wait: boolean;
   json?: boolean;
 }
@@ -93,6 +101,24 @@ export function registerProvisionCommands(program: Command): void {
     .option('--no-schedule', 'do not create the nightly schedule')
     .option('--no-ingestion', 'do not start the ingestion workflows')
     .option('--input <file>', 'a JSON ProvisionInput to start from; flags override it')
+    .option(
+      '--brokers <host:port,...>',
+      "the client host's Kafka brokers (aws: implies --kafka-mode brokers)",
+    )
+    .addOption(
+      new Option(
+        '--kafka-mode <mode>',
+        'aws: create an MSK cluster, adopt one, or use --brokers',
+      ).choices(['create', 'adopt', 'brokers']),
+    )
+    .option('--cluster-arn <arn>', 'aws: the MSK cluster to adopt (implies --kafka-mode adopt)')
+    .option('--ssh-cidr <cidr>', 'aws: allow SSH to the client host from this CIDR (default: none)')
+    .option('--app-source <url>', 'aws: s3:// or https:// URL of the app tarball the host installs')
+    .option(
+      '--temporal-address <host:port>',
+      "aws: Temporal for the host's worker (default: API only)",
+    )
+    .option('--no-api-gateway', 'aws: no API Gateway proxy in front of the host')
     .option('--no-wait', 'print the workflow id and link, do not follow the run')
     .option('--json', 'print the result (or the parked progress) as JSON on stdout')
     .action((flags: ProvisionFlags) => provisionAction(flags));
@@ -144,7 +170,13 @@ async function provisionAction(flags: ProvisionFlags): Promise<void> {
   // Validated here too so a typo fails at once, before a workflow exists.
   const parsed = parseProvisionInput(input);
   if (!parsed.ok) return usage(`invalid input: ${parsed.reason}`);
-  const { pipelineId, mode } = parsed.settings;
+  const { pipelineId, mode, target } = parsed.settings;
+  const ignored = target === 'aws' ? [] : awsOnlyFlags(flags);
+  if (ignored.length > 0) {
+    console.error(
+      `pinpipe: ${ignored.join(', ')}: for --target aws only; ignored (target ${target})`,
+    );
+  }
   const workflowId = mode === 'plan' ? planWorkflowId(pipelineId) : provisionWorkflowId(pipelineId);
   const { client, close } = await connectTemporal(config);
   try {
@@ -180,7 +212,10 @@ async function provisionAction(flags: ProvisionFlags): Promise<void> {
 }
 
 /** The `--input` file as the base, each flag given on top (objects merge, scalars replace). */
-async function provisionInputFrom(flags: ProvisionFlags, defaultId: string): Promise<JsonObject> {
+export async function provisionInputFrom(
+  flags: ProvisionFlags,
+  defaultId: string,
+): Promise<JsonObject> {
   let base: unknown = {};
   if (flags.input !== undefined) {
     try {
@@ -209,8 +244,54 @@ async function provisionInputFrom(flags: ProvisionFlags, defaultId: string): Pro
   // --no-x only ever turns a step off; without it, the --input file decides.
   set('schedule.enabled', flags.schedule === false ? false : undefined);
   set('ingestion.start', flags.ingestion === false ? false : undefined);
+  set('clientHost.kafkaBrokers', flags.brokers);
+  const target = flags.target ?? (isObject(base) ? base.target : undefined);
+  set('aws.kafka.mode', kafkaModeOf(flags, target));
+  set('aws.kafka.clusterArn', flags.clusterArn);
+  set('aws.sshCidr', flags.sshCidr);
+  set('aws.appSource', flags.appSource);
+  set('aws.temporalAddress', flags.temporalAddress);
+  set('aws.apiGateway.enabled', flags.apiGateway === false ? false : undefined);
   const merged = mergeCorrection(base as ProvisionInput, over) as JsonObject;
   return merged.pipelineId === undefined ? { ...merged, pipelineId: defaultId } : merged;
+}
+
+/**
+ * `aws.kafka.mode` from the flags: as given, else implied by --cluster-arn (adopt) or, on the
+ * aws target, by --brokers (brokers); undefined leaves it to the --input file. Flags that
+ * contradict each other are refused rather than one silently winning.
+ */
+function kafkaModeOf(flags: ProvisionFlags, target: unknown): string | undefined {
+  const { kafkaMode, clusterArn, brokers } = flags;
+  if (clusterArn !== undefined && kafkaMode !== undefined && kafkaMode !== 'adopt') {
+    throw new Error(`--cluster-arn adopts a cluster: it cannot go with --kafka-mode ${kafkaMode}`);
+  }
+  const aws = target === 'aws';
+  if (aws && brokers !== undefined && clusterArn !== undefined) {
+    throw new Error(
+      '--brokers and --cluster-arn: use the given brokers or adopt a cluster, not both',
+    );
+  }
+  if (aws && brokers !== undefined && kafkaMode !== undefined && kafkaMode !== 'brokers') {
+    throw new Error(
+      `--brokers uses those brokers instead of MSK: it cannot go with --kafka-mode ${kafkaMode}`,
+    );
+  }
+  if (kafkaMode !== undefined) return kafkaMode;
+  if (clusterArn !== undefined) return 'adopt';
+  return aws && brokers !== undefined ? 'brokers' : undefined;
+}
+
+/** The aws-only flags given for another target, which ignores them. */
+function awsOnlyFlags(flags: ProvisionFlags): string[] {
+  return [
+    flags.kafkaMode !== undefined && '--kafka-mode',
+    flags.clusterArn !== undefined && '--cluster-arn',
+    flags.sshCidr !== undefined && '--ssh-cidr',
+    flags.appSource !== undefined && '--app-source',
+    flags.temporalAddress !== undefined && '--temporal-address',
+    flags.apiGateway === false && '--no-api-gateway',
+  ].filter((f): f is string => f !== false);
 }
 
 async function statusAction(flags: { pipeline?: string; json?: boolean }): Promise<void> {
@@ -350,6 +431,7 @@ function report(f: Followed, json: boolean | undefined, aborting: boolean): numb
       formatTextTable(['step', 'kind', 'resource', 'outcome', 'detail'], resourceRows(r.steps)),
     );
     console.log(`pipeline ${r.pipelineId} ${r.status}: ${outcomeCounts(r.resources)}`);
+    for (const line of awsAccessLines(r)) console.error(line);
   }
   if (r.status === 'aborted') return aborting ? 0 : EXIT_FAILED;
   return 0;
