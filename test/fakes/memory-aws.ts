@@ -23,7 +23,8 @@ import { awsError, Faults, omit } from './faults';
  * Gateway), with the AWS behaviours the activities depend on: resources found by name carry
  * their tags, creating what exists fails as AWS does, IAM can lag (a profile's role shows up
  * only after a few reads), a security group in use cannot be deleted, a secret scheduled for
- * deletion takes no new value until restored, MSK clusters stay CREATING until `activate`.
+ * deletion takes no new value until restored, MSK clusters stay CREATING until `activate` and
+ * a deleted one is DELETING for `deleteLooks` describes, then gone.
  */
 
 const ACCOUNT = '123456789012';
@@ -358,6 +359,9 @@ export class MemorySecrets implements SecretsPort {
 export class MemoryMsk implements MskPort {
   readonly faults = new Faults<keyof MskPort>();
   readonly clusters = new Map<string, KafkaClusterInfo & { input?: CreateClusterInput }>();
+  /** Describes a DELETING cluster still answers before it is gone (MSK takes minutes). */
+  deleteLooks = 0;
+  private readonly deleting = new Map<string, number>();
   private clock = Date.parse('2025-01-01T00:00:00Z');
 
   /** A cluster as found in the account; returns its ARN. */
@@ -372,6 +376,7 @@ export class MemoryMsk implements MskPort {
       creationTime: new Date(this.clock).toISOString(),
       iamAuth,
     });
+    if (state === 'DELETING') this.deleting.set(arn, this.deleteLooks);
     return arn;
   }
 
@@ -388,6 +393,14 @@ export class MemoryMsk implements MskPort {
   describeCluster(arn: string): Promise<KafkaClusterInfo | undefined> {
     return this.faults.run('describeCluster', () => {
       const c = this.clusters.get(arn);
+      if (c?.state === 'DELETING') {
+        const left = this.deleting.get(arn) ?? 0;
+        if (left <= 0) {
+          this.clusters.delete(arn);
+          return undefined;
+        }
+        this.deleting.set(arn, left - 1);
+      }
       return c ? this.info(c) : undefined;
     });
   }
@@ -414,7 +427,9 @@ export class MemoryMsk implements MskPort {
   deleteCluster(arn: string): Promise<void> {
     return this.faults.run('deleteCluster', () => {
       const c = this.clusters.get(arn);
-      if (c) c.state = 'DELETING';
+      if (!c || c.state === 'DELETING') return;
+      c.state = 'DELETING';
+      this.deleting.set(arn, this.deleteLooks);
     });
   }
 
