@@ -1,22 +1,61 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config';
 
 export const repoRoot = path.resolve(__dirname, '../..');
+const stackScript = path.join(repoRoot, 'scripts/stack.sh');
+
+/** Runs scripts/stack.sh with `args`; what it printed. */
+function runStack(args: string[], env: NodeJS.ProcessEnv = process.env): string {
+  return execFileSync('bash', [stackScript, ...args], { encoding: 'utf8', env });
+}
+
+/** What `scripts/stack.sh env --json` prints: the variables that point pinpipe at the stack. */
+export function printedStackEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const printed: unknown = JSON.parse(runStack(['env', '--json'], env));
+  if (
+    typeof printed !== 'object' ||
+    printed === null ||
+    Array.isArray(printed) ||
+    !Object.values(printed).every((value) => typeof value === 'string')
+  ) {
+    throw new Error('`scripts/stack.sh env --json` printed no object of strings');
+  }
+  return printed as Record<string, string>;
+}
 
 /** The environment `npm run stack:env` prints, under whatever the caller already set. */
 export function stackEnv(): Record<string, string | undefined> {
-  const printed = execFileSync('bash', [path.join(repoRoot, 'scripts/stack.sh'), 'env'], {
-    encoding: 'utf8',
-  });
-  const env: Record<string, string> = {};
-  for (const line of printed.split('\n')) {
-    const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) env[m[1]!] = m[2]!;
-  }
-  return { ...env, ...process.env };
+  return { ...printedStackEnv(), ...process.env };
+}
+
+/**
+ * The local stack's defaults, scripts/stack/services.env (ports, credentials, namespace, task
+ * queue), read as stack.sh reads it: NAME=value lines, `#` comments and blank lines.
+ */
+export function stackDefaults(): Record<string, string> {
+  const file = path.join(repoRoot, 'scripts/stack/services.env');
+  const defaults: Record<string, string> = {};
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (/^\s*(#.*)?$/.test(line)) return;
+      const m = /^([A-Z][A-Z0-9_]*)=([^\s"'$`]*)$/.exec(line);
+      if (!m) throw new Error(`${file} line ${i + 1}: expected NAME=value: ${line}`);
+      defaults[m[1]!] = m[2]!;
+    });
+  return defaults;
+}
+
+/**
+ * The search attributes the stack's Temporal registers, as the CLI's `Name=Type` (e.g.
+ * `IngestLag=Int`): `scripts/stack.sh search-attributes`, read from
+ * src/workflows/search-attributes.ts.
+ */
+export function stackSearchAttributes(env: NodeJS.ProcessEnv = process.env): string[] {
+  return runStack(['search-attributes'], env).split('\n').filter(Boolean);
 }
 
 /** Config for tests against the local stack (started by scripts/test.sh). */
