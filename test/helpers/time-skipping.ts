@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { shardTaskQueue } from '../../src/domain/workflow-ids';
+import { workflowBundle } from './temporal';
+
+/**
+ * The fast tier's Temporal: the time-skipping test server (timers pass at once while a test
+ * waits on a result), started by this process. scripts/test-fast.sh installs the server and
+ * exports its path; the SDK's own download cannot work here.
+ */
+export function testServerPath(): string {
+  const path = process.env.PINPIPE_TEST_SERVER;
+  if (!path) {
+    throw new Error(
+      'PINPIPE_TEST_SERVER is not set: run these tests with `npm run test:fast` (or `npm test`), which install the time-skipping test server and set it',
+    );
+  }
+  if (!existsSync(path)) {
+    throw new Error(
+      `PINPIPE_TEST_SERVER=${path} does not exist: run \`npm run test:fast\` to install the time-skipping test server`,
+    );
+  }
+  return path;
+}
+
+type AddSearchAttributes = Parameters<Connection['operatorService']['addSearchAttributes']>[0];
+type IndexedValueType = NonNullable<AddSearchAttributes['searchAttributes']>[string];
+// temporal.api.enums.v1.IndexedValueType (the proto package is not a dependency of ours).
+const KEYWORD = 2 as IndexedValueType;
+const INT = 3 as IndexedValueType;
+/** DESIGN.md section 3's search attributes, as scripts/stack.sh registers them. */
+const SEARCH_ATTRIBUTES = {
+  PipelineId: KEYWORD,
+  PipelineTable: KEYWORD,
+  PipelineStep: KEYWORD,
+  PipelineStatus: KEYWORD,
+  IngestLag: INT,
+  DataDate: KEYWORD,
+};
+
+/**
+ * A private time-skipping server for one test file, with pinpipe's search attributes registered
+ * (the workflows upsert them; the test server refuses undefined ones).
+ */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: testServerPath() } },
+  });
+  try {
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: env.namespace ?? 'default',
+      searchAttributes: SEARCH_ATTRIBUTES,
+    });
+  } catch (err) {
+    await env.teardown();
+    throw err;
+  }
+  return env;
+}
+
+/**
+ * Runs `fn` while a worker with the given (mocked) activities polls a task queue of its own
+ * (unique per call, so tests never take each other's tasks), with the workflow bundle built once
+ * per process. As in run-worker.ts, cleanTable's shards go to a companion queue, served here by
+ * a second worker with the same activities.
+ */
+export async function withMockedWorker<T>(
+  env: TestWorkflowEnvironment,
+  activities: object,
+  fn: (taskQueue: string) => Promise<T>,
+): Promise<T> {
+  const taskQueue = `fast-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+  });
+  const shards = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: shardTaskQueue(taskQueue),
+    activities,
+  });
+  return shards.runUntil(worker.runUntil(fn(taskQueue)));
+}
