@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { duckDbS3OptionsFrom } from '../activities/analytics-activities';
-import { createAdapters } from '../adapters/create-adapters';
+import { createAdapters, type Adapters } from '../adapters/create-adapters';
 import { bucketFor } from '../domain/tables';
 import { shardTaskQueue } from '../domain/workflow-ids';
 import { TemporalControl } from '../adapters/temporal-control';
@@ -17,6 +17,8 @@ export interface RunWorkerOptions {
   onReady?: (message: string) => void;
   /** Lets a test wrap activities (e.g. a fault worker); production passes none. */
   wrapActivities?: (activities: Activities) => Activities;
+  /** Lets a test adjust the adapters before activities are built (e.g. a double); production passes none. */
+  adaptAdapters?: (adapters: Adapters) => Adapters;
   /** Lines worth an operator's eye before the ready line (the conditional-write probe). */
   log?: (message: string) => void;
 }
@@ -77,7 +79,8 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   const control = new TemporalControl(
     new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
   );
-  const adapters = createAdapters(config);
+  const created = createAdapters(config);
+  const adapters = options.adaptAdapters ? options.adaptAdapters(created) : created;
   try {
     await checkConditionalWritesAtStart(adapters.store, bucketFor(config.pipelineId), options.log);
     const activities = createActivities({
