@@ -251,15 +251,21 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
     return { resources, summary: summaryOf(resources), outputs };
   }
 
-  async function defaultSubnets(vpcId: string, count: number): Promise<string[]> {
+  /**
+   * MSK takes the client subnets of two or three zones (two in some regions) and the same number
+   * of brokers in each: three zones when the broker count divides by three, else two.
+   */
+  async function defaultSubnets(vpcId: string, brokerCount: number): Promise<string[]> {
+    const count = brokerCount % 3 === 0 ? 3 : 2;
     const subnets = (await network.subnetsOfVpc(vpcId)).filter((s) => s.defaultForAz);
     const byZone = new Map<string, string>();
     for (const s of subnets.sort((a, b) => a.availabilityZone.localeCompare(b.availabilityZone)))
       if (!byZone.has(s.availabilityZone)) byZone.set(s.availabilityZone, s.subnetId);
-    const picked = [...byZone.values()].slice(0, count);
+    let picked = [...byZone.values()].slice(0, count);
+    if (picked.length === 2 && brokerCount % 2 !== 0) picked = [];
     if (picked.length < 2) {
       throw invalid(
-        `VPC ${vpcId} has default subnets in ${picked.length} zone(s); MSK needs two: set aws.kafka.subnetIds`,
+        `VPC ${vpcId} has no default subnets in ${count} zones for ${brokerCount} brokers (MSK puts as many in each zone): set aws.kafka.subnetIds, or a broker count that divides by the zones`,
       );
     }
     return picked;
@@ -334,6 +340,11 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
       throw new Error('the security-group step has not produced the cluster group yet');
     }
     const subnetIds = k.subnetIds ?? (await defaultSubnets(input.vpcId, k.brokerCount));
+    if (subnetIds.length > 3) {
+      throw invalid(
+        `aws.kafka.subnetIds: MSK takes the subnets of two or three zones, not ${subnetIds.length}`,
+      );
+    }
     if (k.brokerCount % subnetIds.length !== 0) {
       throw invalid(
         `aws.kafka.brokerCount ${k.brokerCount} is not a multiple of the ${subnetIds.length} subnets: MSK puts the same number of brokers in each`,
@@ -583,10 +594,16 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
               : 'inline policy differs',
         ].filter(Boolean)
       : [];
-    const profileDiff =
+    // A profile holds one role: another one in ours (tag-proven) is replaced by the pipeline's.
+    const strangers = profile ? profile.roleNames.filter((r) => r !== names.role) : [];
+    const profileDiff = [
       profile && !profile.roleNames.includes(names.role)
         ? `role ${names.role} not in the profile`
-        : '';
+        : '',
+      strangers.length ? `holds role ${strangers.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
     if (input.mode === 'plan') {
       const resources: ResourceRecord[] = [
         role
@@ -650,7 +667,9 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
         }),
       );
     }
-    if (!profile || profileDiff)
+    for (const other of strangers)
+      await iam.removeRoleFromInstanceProfile(names.instanceProfile, other);
+    if (!profile || !profile.roleNames.includes(names.role))
       await iam.addRoleToInstanceProfile(names.instanceProfile, names.role);
     // IAM is eventually consistent: wait (heartbeating) until the profile shows its role.
     const deadline = Date.now() + profileWaitMs;
@@ -706,11 +725,15 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
     const wired = async (apiId: string) => {
       const w = await apiGateway.proxyWiring(apiId);
       const want = target ? `${target}/{proxy}` : undefined;
+      const wantRoot = target ? `${target}/` : undefined;
       return {
+        // Both the root (`ANY /`) and `{proxy+}` pass through to the host, as putProxy wires them.
         ok:
           w.anyMethod &&
           w.integration?.type === 'HTTP_PROXY' &&
-          (want === undefined || w.integration.uri === want),
+          (want === undefined || w.integration.uri === want) &&
+          w.rootIntegration?.type === 'HTTP_PROXY' &&
+          (wantRoot === undefined || w.rootIntegration.uri === wantRoot),
         deployed: (await apiGateway.stageDeployment(apiId, input.stage)) !== undefined,
       };
     };

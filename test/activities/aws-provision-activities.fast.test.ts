@@ -200,6 +200,35 @@ describe('activities/aws-provision-activities (fast: in-memory aws ports)', () =
       ...overrides,
     });
 
+    const zoneCases: Array<[number, number | RegExp]> = [
+      [2, 2],
+      [4, 2],
+      [3, 3],
+      [6, 3],
+      [5, /no default subnets in 2 zones for 5 brokers/],
+    ];
+    for (const [brokers, expected] of zoneCases) {
+      it(`${brokers} brokers over six default zones: ${String(expected)} subnets (MSK takes two or three)`, async () => {
+        const { aws, activities } = fixture();
+        aws.network.subnets = ['a', 'b', 'c', 'd', 'e', 'f'].map((z, i) => ({
+          subnetId: `subnet-0zone00000000${i}`,
+          vpcId: VPC,
+          availabilityZone: `us-east-1${z}`,
+          defaultForAz: true,
+        }));
+        const input = create();
+        if (input.kafka.mode === 'create') input.kafka.brokerCount = brokers;
+        const attempt = activityAttempt().run(activities, 'ensureKafkaCluster', input);
+        if (expected instanceof RegExp) {
+          await invalidConfig(attempt, expected);
+          return;
+        }
+        const r = await attempt;
+        const arn = r.outputs!.clusterArn!;
+        assert.equal(aws.msk.clusters.get(arn)!.input!.subnetIds.length, expected);
+      });
+    }
+
     it('creates the cluster in default subnets of distinct zones, then finds it and follows its state', async () => {
       const { aws, activities } = fixture();
       const first = await activityAttempt().run(activities, 'ensureKafkaCluster', create());
@@ -276,7 +305,7 @@ describe('activities/aws-provision-activities (fast: in-memory aws ports)', () =
       aws.network.subnets = aws.network.subnets.slice(0, 1);
       await invalidConfig(
         activityAttempt().run(activities, 'ensureKafkaCluster', create()),
-        /default subnets in 1 zone\(s\); MSK needs two/,
+        /no default subnets in 2 zones for 2 brokers/,
       );
       assert.equal(aws.msk.clusters.size, 0);
     });
@@ -515,6 +544,16 @@ describe('activities/aws-provision-activities (fast: in-memory aws ports)', () =
         [{ look: 1 }, { look: 2 }],
         'looked again after the first look missed the role',
       );
+    });
+
+    it('a profile of ours holding another role gets the pipeline role instead (one role per profile)', async () => {
+      const { aws, activities } = fixture();
+      await activityAttempt().run(activities, 'ensureIamRole', input);
+      const profile = aws.iam.profiles.get(NAMES.instanceProfile)!;
+      profile.roleNames = ['someone-elses-role'];
+      const again = await activityAttempt().run(activities, 'ensureIamRole', input);
+      assert.equal(again.resources[1]!.outcome, 'updated');
+      assert.deepEqual(aws.iam.profiles.get(NAMES.instanceProfile)!.roleNames, [NAMES.role]);
     });
 
     it('fails the attempt (retryable) when the profile still lacks its role after the wait', async () => {
