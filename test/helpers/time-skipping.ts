@@ -31,7 +31,8 @@ type IndexedValueType = NonNullable<AddSearchAttributes['searchAttributes']>[str
 // temporal.api.enums.v1.IndexedValueType (the proto package is not a dependency of ours).
 const KEYWORD = 2 as IndexedValueType;
 const INT = 3 as IndexedValueType;
-/** DESIGN.md section 3's search attributes, as scripts/stack.sh registers them. */
+const DATETIME = 6 as IndexedValueType;
+/** DESIGN.md section 3's search attributes, as scripts/stack.sh registers them, and one of the schedule's. */
 const SEARCH_ATTRIBUTES = {
   PipelineId: KEYWORD,
   PipelineTable: KEYWORD,
@@ -39,6 +40,9 @@ const SEARCH_ATTRIBUTES = {
   PipelineStatus: KEYWORD,
   IngestLag: INT,
   DataDate: KEYWORD,
+  // Set by a schedule on each run it starts (its nominal time). The test server has no
+  // schedules: a test starts the run with it, as the nightly schedule would.
+  TemporalScheduledStartTime: DATETIME,
 };
 
 /**
