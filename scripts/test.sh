@@ -19,6 +19,11 @@ npx prettier --check . >/dev/null && echo "prettier: all files formatted"
 step "local stack (scripts/stack.sh up)"
 bash scripts/stack.sh up >/dev/null
 
+step "time-skipping test server (for the *.fast.test.ts files)"
+PINPIPE_TEST_SERVER="$(bash scripts/test-fast.sh --server-path)"
+export PINPIPE_TEST_SERVER
+echo "$PINPIPE_TEST_SERVER"
+
 step "tests"
 # The AWS SDK warns once per process that Node 20 support ends in 2027; nothing to act on here.
 export NODE_NO_WARNINGS=1
