@@ -42,16 +42,25 @@ describe('pinpipe exit code 2 on bad configuration or arguments (CLI process)', 
     assert.equal(r.stdout, '', shown);
   }
 
+  /** Three CLI processes at a time: each spends most of its second starting up. */
+  async function eachAtOnce<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+    const queue = [...items];
+    const lane = async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    };
+    await Promise.all([lane(), lane(), lane()]);
+  }
+
   it('a bad PINPIPE_PIPELINE_ID: `ingest status` and every other command', async () => {
     const named = /PINPIPE_PIPELINE_ID="xyz": expected 12 lowercase hex characters/;
     await expectUsage(['ingest', 'status'], { PINPIPE_PIPELINE_ID: 'xyz' }, named);
-    for (const args of commands) await expectUsage(args, { PINPIPE_PIPELINE_ID: 'xyz' }, named);
+    await eachAtOnce(commands, (args) => expectUsage(args, { PINPIPE_PIPELINE_ID: 'xyz' }, named));
   });
 
   it('a bad --pipeline: `ingest status --pipeline XYZ` and every other command', async () => {
     const named = /pipelineId: expected 12 lowercase hex characters, got "XYZ" from --pipeline/;
     await expectUsage(['ingest', 'status', '--pipeline', 'XYZ'], {}, named);
-    for (const args of commands) await expectUsage([...args, '--pipeline', 'XYZ'], {}, named);
+    await eachAtOnce(commands, (args) => expectUsage([...args, '--pipeline', 'XYZ'], {}, named));
   });
 
   it('a date that does not exist: `nightly run --date 2026-13-45`', async () => {
