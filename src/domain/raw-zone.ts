@@ -101,7 +101,38 @@ export function classifyRecord(
 ): ClassifiedRecord {
   const day = utcDay(record.timestamp);
   const value = record.value;
-  const quarantine = (reason: string, shown: string): ClassifiedRecord => ({
+  const decoded = decode(value);
+  if ('error' in decoded) {
+    return quarantined(topic, partition, record, day, decoded.error, decoded.shown);
+  }
+  let parsedJson: unknown;
+  try {
+    parsedJson = JSON.parse(decoded.text);
+  } catch (err) {
+    const reason = `not JSON: ${(err as Error).message}`;
+    return quarantined(topic, partition, record, day, reason, decoded.text);
+  }
+  const parsed = parseRaw(table, parsedJson);
+  if (!parsed.ok) {
+    return quarantined(topic, partition, record, day, `schema: ${parsed.reason}`, decoded.text);
+  }
+  const line = isOneLine(value!) ? value! : encoder.encode(JSON.stringify(parsedJson));
+  return { kind: 'raw', offset: record.offset, day, line };
+}
+
+/**
+ * A quarantine line: the reason and the record's source position. A function of its own, not a
+ * closure made per record: the sink's profile showed ~0.5 µs a record spent making it.
+ */
+function quarantined(
+  topic: string,
+  partition: number,
+  record: KafkaRecordLike,
+  day: string,
+  reason: string,
+  shown: string,
+): ClassifiedRecord {
+  return {
     kind: 'quarantine',
     offset: record.offset,
     day,
@@ -116,19 +147,7 @@ export function classifyRecord(
         value: shown,
       }),
     ),
-  });
-  const decoded = decode(value);
-  if ('error' in decoded) return quarantine(decoded.error, decoded.shown);
-  let parsedJson: unknown;
-  try {
-    parsedJson = JSON.parse(decoded.text);
-  } catch (err) {
-    return quarantine(`not JSON: ${(err as Error).message}`, decoded.text);
-  }
-  const parsed = parseRaw(table, parsedJson);
-  if (!parsed.ok) return quarantine(`schema: ${parsed.reason}`, decoded.text);
-  const line = isOneLine(value!) ? value! : encoder.encode(JSON.stringify(parsedJson));
-  return { kind: 'raw', offset: record.offset, day, line };
+  };
 }
 
 /** Lines joined by, and ended with, a newline: the body of one NDJSON object. */
