@@ -35,7 +35,7 @@ import {
 import { installKafkaCodecs } from './kafka-codecs';
 
 /**
- * KafkaPort.readPartition on @platformatic/kafka: Fetch requests at exact offsets straight to a
+ * KafkaReader.readPartition on @platformatic/kafka: Fetch requests at exact offsets straight to a
  * partition's leader, no consumer group, no join, no commits. The library does the wire
  * protocol (framing, TLS, SASL PLAIN/SCRAM/OAUTHBEARER, Fetch v13-v17 requests; codecs, bounded
  * in kafka-codecs.ts); Fetch responses and their record batches are decoded here, trusting no
@@ -70,12 +70,6 @@ export interface PlatformaticReaderOptions {
   maxResponseBytes?: number;
   /** Partition readers unused this long are closed (their connection with them). */
   readerIdleMs?: number;
-  /**
-   * No longer changes anything: Fetch responses are decoded here, always from one contiguous
-   * buffer (copied only when the response came in more than one socket chunk), because the
-   * library's decoder trusts the lengths and counts it reads (see decodeFetchResponse).
-   */
-  contiguousResponses?: boolean;
 }
 
 /** A fetch the broker refused; `retriable` as Kafka defines it for that error code. */
