@@ -99,6 +99,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, 'InvalidConfig');
 
+/** A resource found by the pipeline's name must carry its tag: one that does not is refused. */
+function requireOwned(
+  found: { tags: Record<string, string> } | undefined,
+  what: string,
+  pipelineId: string,
+): void {
+  if (found && !ownedBy(found.tags, pipelineId)) {
+    throw invalid(`${what} exists but is not tagged for pipeline ${pipelineId}: remove it`);
+  }
+}
+
 /**
  * IAM is eventually consistent: a Get may miss what a Create made a moment ago (this run's
  * earlier attempt), and the Create then says it exists. That is the state wanted.
@@ -271,18 +282,26 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
     return picked;
   }
 
-  const clusterRecord = (
+  /** The cluster step's result: its one record, and the cluster's ARN and state for the workflow. */
+  const clusterResult = (
     c: KafkaClusterInfo,
     outcome: ResourceRecord['outcome'],
     pipelineId: string,
-  ): ResourceRecord => ({
-    kind: 'kafka-cluster',
-    id: c.arn,
-    outcome,
-    detail: `${c.name} ${c.state}${c.iamAuth === false ? ', IAM authentication off' : ''}`,
-    deleteHow: `aws kafka delete-cluster --cluster-arn ${c.arn}`,
-    ...(ownedBy(c.tags, pipelineId) ? { ownedByTag: true } : {}),
-  });
+  ): StepResult => {
+    const r: ResourceRecord = {
+      kind: 'kafka-cluster',
+      id: c.arn,
+      outcome,
+      detail: `${c.name} ${c.state}${c.iamAuth === false ? ', IAM authentication off' : ''}`,
+      deleteHow: `aws kafka delete-cluster --cluster-arn ${c.arn}`,
+      ...(ownedBy(c.tags, pipelineId) ? { ownedByTag: true } : {}),
+    };
+    return {
+      resources: [r],
+      summary: summaryOf([r]),
+      outputs: { clusterArn: c.arn, clusterState: c.state },
+    };
+  };
 
   /**
    * Creates (or finds by name and tag) the pipeline's cluster, or looks at the one adopted;
@@ -299,12 +318,7 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
           `MSK cluster ${c.name} does not have IAM client authentication on; pinpipe's hosts authenticate with IAM: turn it on or use aws.kafka.mode "brokers"`,
         );
       }
-      const r = clusterRecord(c, 'exists', input.pipelineId);
-      return {
-        resources: [r],
-        summary: summaryOf([r]),
-        outputs: { clusterArn: c.arn, clusterState: c.state },
-      };
+      return clusterResult(c, 'exists', input.pipelineId);
     }
     const name = awsNames(input.pipelineId).cluster;
     const found = (await msk.findClustersByName(name)).filter((c) => c.state !== 'DELETING');
@@ -320,12 +334,7 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
     if (oldest) {
       // The listing's state may lag; the cluster's own description is what the wait follows.
       const c = (await msk.describeCluster(oldest.arn)) ?? oldest;
-      const r = clusterRecord(c, 'exists', input.pipelineId);
-      return {
-        resources: [r],
-        summary: summaryOf([r]),
-        outputs: { clusterArn: c.arn, clusterState: c.state },
-      };
+      return clusterResult(c, 'exists', input.pipelineId);
     }
     if (input.mode === 'plan') {
       const r: ResourceRecord = {
@@ -360,12 +369,7 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
       volumeGiB: k.volumeGiB,
       tags: awsTags(input.pipelineId, 'kafka'),
     });
-    const r = clusterRecord(created, 'created', input.pipelineId);
-    return {
-      resources: [r],
-      summary: summaryOf([r]),
-      outputs: { clusterArn: created.arn, clusterState: created.state },
-    };
+    return clusterResult(created, 'created', input.pipelineId);
   }
 
   /** One look at the cluster, between the workflow's timers. */
@@ -401,11 +405,7 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
   ): Promise<ResourceRecord & { arn?: string }> {
     const deleteHow = `aws secretsmanager delete-secret --force-delete-without-recovery --secret-id ${name}`;
     const found = await secrets.describeSecret(name);
-    if (found && !ownedBy(found.tags, pipelineId)) {
-      throw invalid(
-        `secret ${name} exists but is not tagged for pipeline ${pipelineId}: remove it`,
-      );
-    }
+    requireOwned(found, `secret ${name}`, pipelineId);
     if (mode === 'plan') {
       return found
         ? {
@@ -467,17 +467,9 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
     const keyDeleteHow = `aws ec2 delete-key-pair --key-name ${names.keyPair}`;
     const secretDeleteHow = `aws secretsmanager delete-secret --force-delete-without-recovery --secret-id ${names.sshKeySecret}`;
     const pair = await network.describeKeyPair(names.keyPair);
-    if (pair && !ownedBy(pair.tags, input.pipelineId)) {
-      throw invalid(
-        `key pair ${names.keyPair} exists but is not tagged for pipeline ${input.pipelineId}: remove it`,
-      );
-    }
+    requireOwned(pair, `key pair ${names.keyPair}`, input.pipelineId);
     const secret = await secrets.describeSecret(names.sshKeySecret);
-    if (secret && !ownedBy(secret.tags, input.pipelineId)) {
-      throw invalid(
-        `secret ${names.sshKeySecret} exists but is not tagged for pipeline ${input.pipelineId}: remove it`,
-      );
-    }
+    requireOwned(secret, `secret ${names.sshKeySecret}`, input.pipelineId);
     const keyStored = secret !== undefined && !secret.deleted && secret.hasValue;
     const fetchHow = `aws secretsmanager get-secret-value --secret-id ${names.sshKeySecret} --query SecretString --output text > ${names.keyPair}.pem && chmod 600 ${names.keyPair}.pem`;
     if (input.mode === 'plan') {
@@ -570,17 +562,9 @@ export function createAwsProvisionActivities(ports: AwsProvisionPorts) {
     });
     const trust = ec2TrustPolicy();
     const role = await iam.getRole(names.role);
-    if (role && !ownedBy(role.tags, input.pipelineId)) {
-      throw invalid(
-        `IAM role ${names.role} exists but is not tagged for pipeline ${input.pipelineId}: remove it`,
-      );
-    }
+    requireOwned(role, `IAM role ${names.role}`, input.pipelineId);
     const profile = await iam.getInstanceProfile(names.instanceProfile);
-    if (profile && !ownedBy(profile.tags, input.pipelineId)) {
-      throw invalid(
-        `instance profile ${names.instanceProfile} exists but is not tagged for pipeline ${input.pipelineId}: remove it`,
-      );
-    }
+    requireOwned(profile, `instance profile ${names.instanceProfile}`, input.pipelineId);
     const roleDeleteHow = `aws iam delete-role-policy --role-name ${names.role} --policy-name ${names.policy} && aws iam delete-role --role-name ${names.role}`;
     const profileDeleteHow = `aws iam remove-role-from-instance-profile --instance-profile-name ${names.instanceProfile} --role-name ${names.role} && aws iam delete-instance-profile --instance-profile-name ${names.instanceProfile}`;
     const currentPolicy = role ? await iam.getRolePolicy(names.role, names.policy) : undefined;

@@ -13,13 +13,13 @@ import {
   type Inventory,
   type StoredInventory,
 } from '../domain/inventory';
-import type { ResourceKind, StepResult } from '../domain/provision-steps';
+import { isAwsResourceKind, type ResourceKind, type StepResult } from '../domain/provision-steps';
 import type { BucketTags } from '../ports/bucket-tags';
 import type { Ec2Port } from '../ports/ec2';
 import type { KafkaAdmin } from '../ports/kafka';
 import type { ObjectStore } from '../ports/object-store';
 import type { PipelineControl } from '../ports/pipeline-control';
-import { isAwsKind, removeAwsResource, type AwsRemovalPorts } from './aws-removal';
+import { removeAwsResource, type AwsRemovalPorts } from './aws-removal';
 import { findClientHosts } from './client-host-activity';
 
 /**
@@ -194,7 +194,7 @@ export function createTeardownActivities(ports: {
     const byName = refusalByName(input.kind, input.id, pipelineId);
     if (byName !== undefined) return refused(byName);
 
-    if (isAwsKind(input.kind)) {
+    if (isAwsResourceKind(input.kind)) {
       const r = await removeAwsResource(ports.aws, input.kind, input.id, pipelineId);
       return r.result === 'refused' ? refused(r.reason) : done(r.result);
     }
