@@ -17,19 +17,15 @@ import { writeBenchResult, numberOption } from './bench-context';
  * and ratios to the same run's baseline (these machines are shared); the order rotates per run.
  *
  *   npx tsx bench/kafka-reader-bench.ts --records 500000 [--runs 3] [--partitions 3]
- *     [--value-bytes 600] [--max-records 10000] [--max-bytes 16777216] [--compare-copy]
- *
- * --compare-copy adds (c) with contiguousResponses off: the library decoding straight from the
- * socket's chunks.
+ *     [--value-bytes 600] [--max-records 10000] [--max-bytes 16777216]
  */
 
-type Mode = 'plain' | 'kafkajs-reader' | 'platformatic-reader' | 'platformatic-chunked';
+type Mode = 'plain' | 'kafkajs-reader' | 'platformatic-reader';
 
 const LABELS: Record<Mode, string> = {
   plain: '(a) plain kafkajs consumer',
   'kafkajs-reader': '(b) KafkajsKafka.readPartition (the port)',
   'platformatic-reader': '(c) PlatformaticReader.readPartition',
-  'platformatic-chunked': "(c') PlatformaticReader, responses not copied",
 };
 
 /** What the sink asks of each read (sink-activities.ts READ_WAIT_MS, ingest-input.ts defaults). */
@@ -42,7 +38,6 @@ interface Options {
   valueBytes: number;
   maxRecords: number;
   maxBytes: number;
-  compareCopy: boolean;
 }
 
 function parseOptions(args: string[]): Options {
@@ -54,7 +49,6 @@ function parseOptions(args: string[]): Options {
     valueBytes: get('value-bytes', 600),
     maxRecords: get('max-records', 10_000),
     maxBytes: get('max-bytes', 16 * 1024 * 1024),
-    compareCopy: args.includes('--compare-copy'),
   };
 }
 
@@ -201,7 +195,6 @@ async function runChild(mode: Mode, topic: string, o: Options): Promise<ChildRes
   const fresh = new PlatformaticReader({
     brokers: config.brokers,
     clientId: config.clientId,
-    contiguousResponses: mode === 'platformatic-reader',
   });
   // Connected, as the sink's long-lived adapter is: metadata and ListOffsets, no fetch.
   await fresh.readPartition({ topic, partition: 0, fromOffset: 0, maxRecords: 0, maxWaitMs: 0 });
@@ -249,7 +242,6 @@ async function main(): Promise<void> {
   }
 
   const modes: Mode[] = ['plain', 'kafkajs-reader', 'platformatic-reader'];
-  if (o.compareCopy) modes.push('platformatic-chunked');
   console.log(
     `kafka reader bench: ${o.records} records of ~${o.valueBytes} B in ${o.partitions} partitions, ` +
       `reads of ${o.maxRecords} records / ${mb(o.maxBytes)} MiB, ${o.runs} runs`,

@@ -9,8 +9,10 @@ import { runAnalytics as runDuckDbAnalytics, toQueryJson } from '../analytics/ru
 import { parquetPathSql } from '../analytics/sql-text';
 import {
   analyticsManifestKey,
-  analyticsPrefix,
-  isDataDate,
+  analyticsQueryKey,
+  analyticsReportKey,
+  cleanManifestDay,
+  cleanTablePrefix,
   parseCleanManifest,
 } from '../domain/clean-zone';
 import { TABLES, type Table } from '../domain/tables';
@@ -65,12 +67,6 @@ export const ANALYTICS_SETUP_FAILED = 'AnalyticsSetupFailed';
 
 const text = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
 
-/** `clean/<table>/dt=<YYYY-MM-DD>/_manifest.json` → the day; anything else (nested keys) → undefined. */
-function manifestDay(table: Table, key: string): string | undefined {
-  const day = new RegExp(`^clean/${table}/dt=([^/]+)/_manifest\\.json$`).exec(key)?.[1];
-  return day !== undefined && isDataDate(day) ? day : undefined;
-}
-
 export function createAnalyticsActivities(deps: AnalyticsActivitiesDeps) {
   const { store } = deps;
 
@@ -84,8 +80,8 @@ export function createAnalyticsActivities(deps: AnalyticsActivitiesDeps) {
   ): Promise<{ urls: string[]; partitions: number }> {
     const urls: string[] = [];
     let partitions = 0;
-    for await (const o of store.list({ bucket, prefix: `clean/${table}/dt=` })) {
-      if (manifestDay(table, o.key) === undefined) continue;
+    for await (const o of store.list({ bucket, prefix: cleanTablePrefix(table) })) {
+      if (cleanManifestDay(table, o.key) === undefined) continue;
       const body = await store.get({ bucket, key: o.key });
       // Gone between list and get: the partition was torn down meanwhile, so it is not committed.
       if (!body) continue;
@@ -152,10 +148,9 @@ export function createAnalyticsActivities(deps: AnalyticsActivitiesDeps) {
           }
           throw err;
         }
-        const prefix = analyticsPrefix(input.date);
         const queries = [];
         for (const r of results) {
-          const key = `${prefix}${r.query}.json`;
+          const key = analyticsQueryKey(input.date, r.query);
           await store.put({
             bucket: input.bucket,
             key,
@@ -164,7 +159,7 @@ export function createAnalyticsActivities(deps: AnalyticsActivitiesDeps) {
           });
           queries.push({ query: r.query, rows: r.rows.length, key });
         }
-        const reportKey = `${prefix}report.html`;
+        const reportKey = analyticsReportKey(input.date);
         await store.put({
           bucket: input.bucket,
           key: reportKey,

@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { awsNames, ownedBy } from '../domain/aws-resources';
 import { refusalByTags } from '../domain/inventory';
-import type { ResourceKind } from '../domain/provision-steps';
+import type { AwsResourceKind } from '../domain/provision-steps';
 import type { ApiGatewayPort } from '../ports/api-gateway';
 import type { IamPort } from '../ports/iam';
 import type { MskPort } from '../ports/msk';
@@ -27,36 +27,11 @@ export interface AwsRemovalPorts {
   apiGateway: ApiGatewayPort;
 }
 
-export type AwsKind =
-  | 'security-group'
-  | 'kafka-security-group'
-  | 'kafka-cluster'
-  | 'secret'
-  | 'key-pair'
-  | 'iam-role'
-  | 'instance-profile'
-  | 'rest-api';
-
-const AWS_KINDS: ReadonlySet<ResourceKind> = new Set<AwsKind>([
-  'security-group',
-  'kafka-security-group',
-  'kafka-cluster',
-  'secret',
-  'key-pair',
-  'iam-role',
-  'instance-profile',
-  'rest-api',
-]);
-
-export function isAwsKind(kind: ResourceKind): kind is AwsKind {
-  return AWS_KINDS.has(kind);
-}
-
 export type AwsRemoval = { result: 'deleted' | 'absent' } | { result: 'refused'; reason: string };
 
 export async function removeAwsResource(
   ports: AwsRemovalPorts | undefined,
-  kind: AwsKind,
+  kind: AwsResourceKind,
   id: string,
   pipelineId: string,
 ): Promise<AwsRemoval> {

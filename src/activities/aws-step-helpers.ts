@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { ownedBy } from '../domain/aws-resources';
 import type { ResourceRecord } from '../domain/provision-steps';
 
 /** What the aws target's step activities share. */
@@ -26,4 +27,15 @@ export function summaryOf(resources: ResourceRecord[]): string {
   return resources
     .map((r) => `${r.kind} ${r.id} ${r.outcome}${r.detail ? ` (${r.detail})` : ''}`)
     .join('; ');
+}
+
+/** A resource found under pinpipe's name must carry the pipeline's tag; else nothing is taken over. */
+export function requireOwned(
+  found: { tags: Record<string, string> } | undefined,
+  what: string,
+  pipelineId: string,
+): void {
+  if (found && !ownedBy(found.tags, pipelineId)) {
+    throw invalid(`${what} exists but is not tagged for pipeline ${pipelineId}: remove it`);
+  }
 }

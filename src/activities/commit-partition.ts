@@ -3,9 +3,8 @@ import { once } from 'node:events';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { columnDefinitionsSql } from '../analytics/clean-schema';
+import { writeDistinctParquet } from '../analytics/distinct-parquet';
 import { openDuckDb } from '../analytics/duckdb-session';
-import { parquetListSql, parquetPathSql } from '../analytics/sql-text';
 import { cleaningPlanSchema } from '../domain/clean-shards';
 import {
   cleanFileKey,
@@ -115,15 +114,7 @@ export function createCommitPartition(deps: {
           }
           progress.phase = 'deduplicating';
           const final = path.join(dir, 'final.parquet');
-          // Ordered so that a rerun over the same inputs writes the same file.
-          let source = 'no_rows';
-          if (parts.length > 0) source = `read_parquet(${parquetListSql(parts)})`;
-          else
-            await db.connection.run(`CREATE TABLE no_rows (${columnDefinitionsSql(input.table)})`);
-          const copied = await db.connection.runAndReadAll(
-            `COPY (SELECT DISTINCT * FROM ${source} ORDER BY ALL) TO ${parquetPathSql(final)} (FORMAT parquet)`,
-          );
-          const rowsOut = Number(copied.getRows()[0]?.[0] ?? 0);
+          const rowsOut = await writeDistinctParquet(db.connection, input.table, parts, final);
           const counts = {
             rawRecords: input.counts.rawRecords,
             rowsOut,

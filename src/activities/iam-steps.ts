@@ -4,12 +4,11 @@ import {
   awsTags,
   ec2TrustPolicy,
   leastPrivilegePolicy,
-  ownedBy,
   sameJson,
 } from '../domain/aws-resources';
 import type { ResourceRecord, StepResult } from '../domain/provision-steps';
 import type { IamPort } from '../ports/iam';
-import { invalid, summaryOf, sleep, alreadyExistsIsFine, type Mode } from './aws-step-helpers';
+import { summaryOf, sleep, alreadyExistsIsFine, type Mode, requireOwned } from './aws-step-helpers';
 
 /**
  * The client host's IAM role (least privilege), its inline policy and its instance profile.
@@ -44,17 +43,9 @@ export function createIamSteps(ports: { iam: IamPort; profileWaitMs?: number }) 
     });
     const trust = ec2TrustPolicy();
     const role = await iam.getRole(names.role);
-    if (role && !ownedBy(role.tags, input.pipelineId)) {
-      throw invalid(
-        `IAM role ${names.role} exists but is not tagged for pipeline ${input.pipelineId}: remove it`,
-      );
-    }
+    requireOwned(role, `IAM role ${names.role}`, input.pipelineId);
     const profile = await iam.getInstanceProfile(names.instanceProfile);
-    if (profile && !ownedBy(profile.tags, input.pipelineId)) {
-      throw invalid(
-        `instance profile ${names.instanceProfile} exists but is not tagged for pipeline ${input.pipelineId}: remove it`,
-      );
-    }
+    requireOwned(profile, `instance profile ${names.instanceProfile}`, input.pipelineId);
     const roleDeleteHow = `aws iam delete-role-policy --role-name ${names.role} --policy-name ${names.policy} && aws iam delete-role --role-name ${names.role}`;
     const profileDeleteHow = `aws iam remove-role-from-instance-profile --instance-profile-name ${names.instanceProfile} --role-name ${names.role} && aws iam delete-instance-profile --instance-profile-name ${names.instanceProfile}`;
     const currentPolicy = role ? await iam.getRolePolicy(names.role, names.policy) : undefined;

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Ec2Port } from '../ports/ec2';
-import type { KafkaPort } from '../ports/kafka';
+import type { KafkaAdmin, KafkaProducer, KafkaReader } from '../ports/kafka';
 import type { ObjectStore } from '../ports/object-store';
 
 /** Activities that prove each service answers real requests: the worker's end-to-end check. */
@@ -36,7 +36,7 @@ export const PROBE_MISMATCH = 'ProbeMismatch';
 
 export function createProbeActivities(deps: {
   store: ObjectStore;
-  kafka: KafkaPort;
+  kafka: KafkaAdmin & KafkaProducer & KafkaReader;
   ec2: Ec2Port;
 }) {
   return {

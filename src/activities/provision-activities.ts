@@ -3,7 +3,7 @@ import { PIPELINE_TAG } from '../domain/inventory';
 import type { Preexisting, ResourceRecord, StepResult } from '../domain/provision-steps';
 import { TABLES, topicFor } from '../domain/tables';
 import type { BucketTags } from '../ports/bucket-tags';
-import type { KafkaPort } from '../ports/kafka';
+import type { KafkaAdmin } from '../ports/kafka';
 import type { ObjectStore } from '../ports/object-store';
 import type { Ec2Port } from '../ports/ec2';
 import type { PipelineControl } from '../ports/pipeline-control';
@@ -85,7 +85,7 @@ export interface EnsureScheduleInput {
 export interface ProvisionPorts {
   store: ObjectStore;
   bucketTags: BucketTags;
-  kafka: KafkaPort;
+  kafka: KafkaAdmin;
   ec2: Ec2Port;
   control: PipelineControl;
   /** GET a URL; the status code, or an error when nothing answers. Defaults to fetch. */
@@ -93,7 +93,7 @@ export interface ProvisionPorts {
   /** The region this worker's AWS clients call (AWS_REGION); the aws target must match it. */
   awsRegion?: string;
   /** A Kafka client for the aws target's MSK bootstrap servers (TLS + IAM). */
-  kafkaAt?: (brokers: string[]) => KafkaPort & { disconnect(): Promise<void> };
+  kafkaAt?: (brokers: string[]) => KafkaAdmin & { disconnect(): Promise<void> };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -217,7 +217,7 @@ export function createProvisionActivities(ports: ProvisionPorts) {
     }
   }
 
-  async function ensureTopicsOn(kafka: KafkaPort, input: EnsureTopicsInput): Promise<StepResult> {
+  async function ensureTopicsOn(kafka: KafkaAdmin, input: EnsureTopicsInput): Promise<StepResult> {
     Context.current().heartbeat();
     const resources: ResourceRecord[] = [];
     for (const table of TABLES) {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { awsNames, awsTags, ownedBy } from '../domain/aws-resources';
+import { awsNames, awsTags } from '../domain/aws-resources';
 import type { ResourceRecord, StepResult } from '../domain/provision-steps';
 import { withHeartbeatClock } from './heartbeat-clock';
 import type { NetworkPort } from '../ports/network';
 import type { SecretsPort } from '../ports/secrets';
-import { invalid, summaryOf, type Mode } from './aws-step-helpers';
+import { requireOwned, summaryOf, type Mode } from './aws-step-helpers';
 
 /**
  * The aws target's secrets: the ingest API's token and the client host's SSH key pair, whose
@@ -30,11 +30,7 @@ export function createSecretSteps(ports: { network: NetworkPort; secrets: Secret
   ): Promise<ResourceRecord & { arn?: string }> {
     const deleteHow = `aws secretsmanager delete-secret --force-delete-without-recovery --secret-id ${name}`;
     const found = await secrets.describeSecret(name);
-    if (found && !ownedBy(found.tags, pipelineId)) {
-      throw invalid(
-        `secret ${name} exists but is not tagged for pipeline ${pipelineId}: remove it`,
-      );
-    }
+    requireOwned(found, `secret ${name}`, pipelineId);
     if (mode === 'plan') {
       return found
         ? {
@@ -96,17 +92,9 @@ export function createSecretSteps(ports: { network: NetworkPort; secrets: Secret
     const keyDeleteHow = `aws ec2 delete-key-pair --key-name ${names.keyPair}`;
     const secretDeleteHow = `aws secretsmanager delete-secret --force-delete-without-recovery --secret-id ${names.sshKeySecret}`;
     const pair = await network.describeKeyPair(names.keyPair);
-    if (pair && !ownedBy(pair.tags, input.pipelineId)) {
-      throw invalid(
-        `key pair ${names.keyPair} exists but is not tagged for pipeline ${input.pipelineId}: remove it`,
-      );
-    }
+    requireOwned(pair, `key pair ${names.keyPair}`, input.pipelineId);
     const secret = await secrets.describeSecret(names.sshKeySecret);
-    if (secret && !ownedBy(secret.tags, input.pipelineId)) {
-      throw invalid(
-        `secret ${names.sshKeySecret} exists but is not tagged for pipeline ${input.pipelineId}: remove it`,
-      );
-    }
+    requireOwned(secret, `secret ${names.sshKeySecret}`, input.pipelineId);
     const keyStored = secret !== undefined && !secret.deleted && secret.hasValue;
     const fetchHow = `aws secretsmanager get-secret-value --secret-id ${names.sshKeySecret} --query SecretString --output text > ${names.keyPair}.pem && chmod 600 ${names.keyPair}.pem`;
     if (input.mode === 'plan') {

@@ -11,7 +11,9 @@ import {
 } from '../domain/raw-zone';
 import type { Table } from '../domain/tables';
 import {
-  type KafkaPort,
+  type KafkaAdmin,
+  type KafkaGroups,
+  type KafkaReader,
   type ProducedOffset,
   type ReadPartitionInput,
   type ReadPartitionResult,
@@ -131,7 +133,7 @@ function lastCheckpoint(fromOffset: number): SinkCheckpoint | undefined {
 }
 
 export function createSinkActivities(deps: {
-  kafka: KafkaPort;
+  kafka: KafkaAdmin & KafkaReader & KafkaGroups;
   store: ObjectStore;
   now?: () => number;
 }) {

@@ -13,13 +13,13 @@ import {
   type Inventory,
   type StoredInventory,
 } from '../domain/inventory';
-import type { ResourceKind, StepResult } from '../domain/provision-steps';
+import { isAwsResourceKind, type ResourceKind, type StepResult } from '../domain/provision-steps';
 import type { BucketTags } from '../ports/bucket-tags';
 import type { Ec2Port } from '../ports/ec2';
-import type { KafkaPort } from '../ports/kafka';
+import type { KafkaAdmin } from '../ports/kafka';
 import type { ObjectStore } from '../ports/object-store';
 import type { PipelineControl } from '../ports/pipeline-control';
-import { isAwsKind, removeAwsResource, type AwsRemovalPorts } from './aws-removal';
+import { removeAwsResource, type AwsRemovalPorts } from './aws-removal';
 import { findClientHosts } from './client-host-activity';
 
 /**
@@ -75,13 +75,13 @@ const INGEST_STOP_GRACE_MS = 60_000;
 
 export function createTeardownActivities(ports: {
   store: ObjectStore;
-  kafka: KafkaPort;
+  kafka: KafkaAdmin;
   ec2: Ec2Port;
   control: PipelineControl;
   bucketTags: BucketTags;
   /** The aws target's control-plane clients (security groups, IAM, secrets, MSK, API Gateway). */
   aws?: AwsRemovalPorts;
-  kafkaAt?: (brokers: string[]) => KafkaPort & { disconnect(): Promise<void> };
+  kafkaAt?: (brokers: string[]) => KafkaAdmin & { disconnect(): Promise<void> };
 }) {
   const { store, kafka, ec2, control, bucketTags } = ports;
 
@@ -194,7 +194,7 @@ export function createTeardownActivities(ports: {
     const byName = refusalByName(input.kind, input.id, pipelineId);
     if (byName !== undefined) return refused(byName);
 
-    if (isAwsKind(input.kind)) {
+    if (isAwsResourceKind(input.kind)) {
       const r = await removeAwsResource(ports.aws, input.kind, input.id, pipelineId);
       return r.result === 'refused' ? refused(r.reason) : done(r.result);
     }
@@ -268,7 +268,7 @@ export function createTeardownActivities(ports: {
 
 export type TeardownActivities = ReturnType<typeof createTeardownActivities>;
 
-async function deleteTopic(kafka: KafkaPort, topic: string): Promise<'deleted' | 'absent'> {
+async function deleteTopic(kafka: KafkaAdmin, topic: string): Promise<'deleted' | 'absent'> {
   if ((await kafka.partitionCount(topic)) === undefined) return 'absent';
   await kafka.deleteTopics([topic]);
   return 'deleted';

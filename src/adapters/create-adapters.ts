@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import type { AwsProvisionPorts } from '../activities/aws-provision-activities';
 import type { BucketTags } from '../ports/bucket-tags';
 import type { Ec2Port } from '../ports/ec2';
-import type { KafkaPort } from '../ports/kafka';
+import type { KafkaAdmin, KafkaPort } from '../ports/kafka';
 import type { ObjectStore } from '../ports/object-store';
 import { AwsApiGateway, createApiGatewayClient } from './aws-api-gateway';
 import { AwsIam, createIamClient } from './aws-iam';
@@ -27,7 +27,7 @@ export interface Adapters {
    * A Kafka client for an MSK cluster's TLS + IAM bootstrap servers (the aws target's topics),
    * signing with the AWS credential chain whatever this process's own Kafka settings are.
    */
-  kafkaAt(brokers: string[]): KafkaPort & { disconnect(): Promise<void> };
+  kafkaAt(brokers: string[]): KafkaAdmin & { disconnect(): Promise<void> };
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import type { Message, RecordMetadata, TopicMessages } from 'kafkajs';
-import { KAFKA_PRODUCE_TIMING } from '../kafka-produce-timing';
+import { KAFKA_PRODUCE_TIMING } from './kafka-produce-timing';
 import type { ProducedOffset } from '../ports/kafka';
 
 export type PartitionedMessage = Message & { partition: number };

@@ -1,5 +1,5 @@
 import { parseTopic, type TopicName } from '../domain/tables';
-import type { KafkaPort } from '../ports/kafka';
+import type { KafkaAdmin, KafkaProducer } from '../ports/kafka';
 import { kafkaUnavailable, topicNotFound } from './errors';
 import { describeError } from './kafka-errors';
 import type { TopicRegistry } from './topic-registry';
@@ -7,7 +7,8 @@ import { withTimeout } from './with-timeout';
 
 /** What every route handler receives from the server. */
 export interface ApiContext {
-  kafka: KafkaPort;
+  /** Topic lookups (the health check, the topic routes, the topic cache) and produce. */
+  kafka: KafkaAdmin & KafkaProducer;
   topics: TopicRegistry;
   /**
    * The pipelines this API serves: topics of any other pipeline are not found, whether or not

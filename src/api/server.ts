@@ -1,8 +1,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { assertPipelineId } from '../domain/tables';
-import { apiProduceTimeoutMs } from '../kafka-produce-timing';
-import type { KafkaPort } from '../ports/kafka';
+import { apiProduceTimeoutMs } from '../adapters/kafka-produce-timing';
+import type { KafkaAdmin, KafkaProducer } from '../ports/kafka';
 import { createBearerCheck } from './auth';
 import type { ApiContext } from './context';
 import { ApiError, ErrorCode, sendError } from './errors';
@@ -11,7 +11,7 @@ import { matchRoute } from './router';
 import { TopicRegistry } from './topic-registry';
 
 export interface IngestServerOptions {
-  kafka: KafkaPort;
+  kafka: KafkaAdmin & KafkaProducer;
   /**
    * The pipeline ids this API serves (PINPIPE_PIPELINE_IDS): a topic that is not
    * `<id>.pin|geo|user` of one of them answers 404 40401, whatever Kafka holds. The `api`
@@ -26,7 +26,7 @@ export interface IngestServerOptions {
   kafkaTimeoutMs?: number;
   /**
    * Upper bound on a produce (default apiProduceTimeoutMs(), longer than the producer's queue
-   * wait and retries together: src/kafka-produce-timing.ts). Past it the records may or may not
+   * wait and retries together: src/adapters/kafka-produce-timing.ts). Past it the records may or may not
    * be in Kafka, and the answer says so: 504 50401.
    */
   produceTimeoutMs?: number;
@@ -58,7 +58,7 @@ function pathOf(url: string | undefined): string | undefined {
   }
 }
 
-/** The REST Proxy v2 compatible ingest API over a KafkaPort (which the caller owns). */
+/** The REST Proxy v2 compatible ingest API over Kafka (which the caller owns). */
 export function createIngestServer(options: IngestServerOptions): IngestServer {
   const log = options.log ?? (() => undefined);
   const topics = new TopicRegistry(options.kafka, {

@@ -19,7 +19,7 @@ async function partitionsOf(ctx: ApiContext, topic: string): Promise<number> {
 }
 
 /**
- * The KafkaPort knows partition counts, not leaders or replicas: those fields keep the proxy's
+ * KafkaAdmin knows partition counts, not leaders or replicas: those fields keep the proxy's
  * shape with null/empty values rather than made-up broker ids.
  */
 function describePartitions(count: number) {

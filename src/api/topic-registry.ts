@@ -1,4 +1,4 @@
-import type { KafkaPort } from '../ports/kafka';
+import type { KafkaAdmin } from '../ports/kafka';
 
 /** Default bound of the topic cache: 341 served pipelines' three topics, about 100 KiB. */
 export const DEFAULT_TOPIC_CACHE_ENTRIES = 1_024;
@@ -33,7 +33,7 @@ export class TopicRegistry {
   private readonly now: () => number;
 
   constructor(
-    private readonly kafka: Pick<KafkaPort, 'partitionCount'>,
+    private readonly kafka: Pick<KafkaAdmin, 'partitionCount'>,
     options: TopicRegistryOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? 5_000;

@@ -1,6 +1,6 @@
 import { partitionLag } from '../domain/ingest-input';
 import { ingestGroupId } from '../domain/workflow-ids';
-import type { KafkaPort, PartitionWatermark, ProducedOffset } from '../ports/kafka';
+import type { KafkaAdmin, KafkaGroups, PartitionWatermark, ProducedOffset } from '../ports/kafka';
 import type { IngestProgress } from '../workflows/ingest-topic';
 
 /**
@@ -65,7 +65,7 @@ export function liveFigures(
  * grow, so a high watermark read later is never behind the next offset it is compared with.
  */
 export async function readLiveFigures(
-  kafka: KafkaPort,
+  kafka: KafkaAdmin & KafkaGroups,
   topic: string,
   progress: IngestProgress | undefined,
 ): Promise<LiveFigures> {

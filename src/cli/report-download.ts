@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { analyticsPrefix, isDataDate } from '../domain/clean-zone';
+import { ANALYTICS_DAYS_PREFIX, analyticsPrefix, analyticsReportDay } from '../domain/clean-zone';
 import { bucketFor } from '../domain/tables';
 import type { ObjectStore } from '../ports/object-store';
 import { formatTextTable } from './text-table';
@@ -12,7 +12,6 @@ import { formatTextTable } from './text-table';
 
 const REPORT = 'report.html';
 const MANIFEST = '_manifest.json';
-const REPORT_KEY = /^analytics\/dt=(\d{4}-\d{2}-\d{2})\/report\.html$/;
 
 export interface DownloadedReport {
   reportPath: string;
@@ -87,9 +86,9 @@ export function openHint(reportPath: string): string {
 /** Every day with a report.html, oldest first (ISO dates sort as strings). */
 async function reportDays(store: ObjectStore, bucket: string): Promise<string[]> {
   const days: string[] = [];
-  for await (const o of store.list({ bucket, prefix: 'analytics/dt=' })) {
-    const day = REPORT_KEY.exec(o.key)?.[1];
-    if (day !== undefined && isDataDate(day)) days.push(day);
+  for await (const o of store.list({ bucket, prefix: ANALYTICS_DAYS_PREFIX })) {
+    const day = analyticsReportDay(o.key);
+    if (day !== undefined) days.push(day);
   }
   return days.sort();
 }

@@ -55,6 +55,13 @@ export function awsNames(pipelineId: string): AwsNames {
   };
 }
 
+/**
+ * The application tarball (`npm pack` output) in the pipeline bucket, which the client host
+ * fetches when aws.appSource is unset (its role may read its bucket).
+ */
+export const APP_OBJECT_KEY = '_pinpipe/app/pinpipe.tgz';
+export const appObjectUrl = (bucket: string) => `s3://${bucket}/${APP_OBJECT_KEY}`;
+
 /** The ingest API's port on the client host (DESIGN 8). */
 export const API_PORT = 8082;
 /** MSK's port for TLS + IAM clients. */

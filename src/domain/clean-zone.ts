@@ -15,7 +15,10 @@ export function isDataDate(value: unknown): boolean {
   return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === value;
 }
 
-export const cleanPartitionPrefix = (table: Table, day: string) => `clean/${table}/dt=${day}/`;
+/** Every committed partition of a table: `clean/<table>/dt=` (staging is beside it, not under). */
+export const cleanTablePrefix = (table: Table) => `clean/${table}/dt=`;
+export const cleanPartitionPrefix = (table: Table, day: string) =>
+  `${cleanTablePrefix(table)}${day}/`;
 export const cleanManifestKey = (table: Table, day: string) =>
   `${cleanPartitionPrefix(table, day)}_manifest.json`;
 /** Run-specific names: a rerun never overwrites a file a reader may be reading. */
@@ -36,8 +39,28 @@ export const cleanShardQuarantineKey = (table: Table, day: string, run: string, 
 export const cleanQuarantineKey = (table: Table, day: string, run: string) =>
   `quarantine/${table}/dt=${day}/clean-${run}.json`;
 
-export const analyticsPrefix = (day: string) => `analytics/dt=${day}/`;
+/** `clean/<table>/dt=<YYYY-MM-DD>/_manifest.json` → the day; anything else (nested keys) → undefined. */
+export function cleanManifestDay(table: Table, key: string): string | undefined {
+  const day = new RegExp(`^clean/${table}/dt=([^/]+)/_manifest\\.json$`).exec(key)?.[1];
+  return day !== undefined && isDataDate(day) ? day : undefined;
+}
+
+/** Every day's analytics: `analytics/dt=`. */
+export const ANALYTICS_DAYS_PREFIX = 'analytics/dt=';
+export const analyticsPrefix = (day: string) => `${ANALYTICS_DAYS_PREFIX}${day}/`;
 export const analyticsManifestKey = (day: string) => `${analyticsPrefix(day)}_manifest.json`;
+export const analyticsReportKey = (day: string) => `${analyticsPrefix(day)}report.html`;
+/** One query's result (run-analytics.ts toQueryJson). */
+export const analyticsQueryKey = (day: string, query: string) =>
+  `${analyticsPrefix(day)}${query}.json`;
+
+const analyticsReportPattern = /^analytics\/dt=(\d{4}-\d{2}-\d{2})\/report\.html$/;
+
+/** `analytics/dt=<YYYY-MM-DD>/report.html` → the day; anything else → undefined. */
+export function analyticsReportDay(key: string): string | undefined {
+  const day = analyticsReportPattern.exec(key)?.[1];
+  return day !== undefined && isDataDate(day) ? day : undefined;
+}
 
 export const gateResultSchema = z.object({
   name: z.string(),

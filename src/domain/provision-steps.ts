@@ -56,22 +56,28 @@ export const STEP_TITLES: Record<ProvisionStep, string> = {
   inventory: 'Record the inventory',
 };
 
-export type ResourceKind =
-  | 'bucket'
-  | 'topic'
-  | 'instance'
-  | 'endpoint'
-  | 'workflow'
-  | 'schedule'
-  | 'security-group'
+/** The aws target's control-plane resources: teardown removes them through the AWS APIs. */
+export const AWS_RESOURCE_KINDS = [
+  'security-group',
   /** The MSK cluster's own group: kept while the cluster is (teardown treats it as data). */
-  | 'kafka-security-group'
-  | 'kafka-cluster'
-  | 'secret'
-  | 'key-pair'
-  | 'iam-role'
-  | 'instance-profile'
-  | 'rest-api';
+  'kafka-security-group',
+  'kafka-cluster',
+  'secret',
+  'key-pair',
+  'iam-role',
+  'instance-profile',
+  'rest-api',
+] as const;
+export type AwsResourceKind = (typeof AWS_RESOURCE_KINDS)[number];
+
+export type ResourceKind =
+  'bucket' | 'topic' | 'instance' | 'endpoint' | 'workflow' | 'schedule' | AwsResourceKind;
+
+const awsResourceKinds: ReadonlySet<ResourceKind> = new Set(AWS_RESOURCE_KINDS);
+
+export function isAwsResourceKind(kind: ResourceKind): kind is AwsResourceKind {
+  return awsResourceKinds.has(kind);
+}
 
 /**
  * What a step found or did to one resource. Apply mode: created / exists / updated.

@@ -48,9 +48,14 @@ export function parseRawObjectKey(key: string): ObjectPosition | undefined {
   return { topic: m[1]!, day: m[2]!, partition: Number(m[3]), startOffset: Number(m[6]) };
 }
 
+/** The prefix holding all of a topic's raw objects. */
+export function rawTopicPrefix(topic: string): string {
+  return `topics/${topic}/`;
+}
+
 /** The prefix holding one day of a topic's raw objects. */
 export function rawDayPrefix(topic: string, day: string): string {
-  return `topics/${topic}/dt=${day}/`;
+  return `${rawTopicPrefix(topic)}dt=${day}/`;
 }
 
 export interface KafkaRecordLike {

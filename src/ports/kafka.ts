@@ -75,7 +75,8 @@ export interface PartitionWatermark {
   high: number;
 }
 
-export interface KafkaPort {
+/** Topics and partitions: what provisioning, teardown and the ingest API's lookups need. */
+export interface KafkaAdmin {
   /** Creates missing topics; existing ones are left as they are. Returns the names it created. */
   ensureTopics(topics: TopicSpec[]): Promise<{ created: string[] }>;
   listTopics(): Promise<string[]>;
@@ -84,11 +85,25 @@ export interface KafkaPort {
   increasePartitions(topic: string, count: number): Promise<void>;
   /** Partition count of a topic, or undefined when it does not exist. */
   partitionCount(topic: string): Promise<number | undefined>;
+  watermarks(topic: string): Promise<PartitionWatermark[]>;
+}
+
+export interface KafkaProducer {
   /** Idempotent producer, acks=all. Returns each record's partition and offset, in input order. */
   produce(topic: string, records: OutgoingRecord[]): Promise<ProducedOffset[]>;
+}
+
+export interface KafkaReader {
   readPartition(input: ReadPartitionInput): Promise<ReadPartitionResult>;
-  watermarks(topic: string): Promise<PartitionWatermark[]>;
+}
+
+/** Consumer group offsets, kept so standard lag tools see the sink's progress. */
+export interface KafkaGroups {
   commitGroupOffsets(groupId: string, topic: string, offsets: ProducedOffset[]): Promise<void>;
   fetchGroupOffsets(groupId: string, topic: string): Promise<ProducedOffset[]>;
+}
+
+/** All of Kafka, for composition roots (which own the connections) and fakes. */
+export interface KafkaPort extends KafkaAdmin, KafkaProducer, KafkaReader, KafkaGroups {
   disconnect(): Promise<void>;
 }

@@ -23,6 +23,7 @@ import {
   type PartitionLedger,
 } from '../domain/ingest-input';
 import { markdownTable } from '../domain/markdown-table';
+import { rawTopicPrefix } from '../domain/raw-zone';
 import { ingestGroupId } from '../domain/workflow-ids';
 import { activityProfiles } from './activity-profiles';
 import { IngestLag, PipelineId, PipelineTable } from './search-attributes';
@@ -300,7 +301,7 @@ export async function ingestTopic(rawInput: IngestTopicInput): Promise<IngestTop
 
 function renderDetails(p: IngestProgress): string {
   const header =
-    `**${p.topic}** → s3://${p.bucket}/topics/${p.topic}/ · lag **${p.totals.lag}** · ` +
+    `**${p.topic}** → s3://${p.bucket}/${rawTopicPrefix(p.topic)} · lag **${p.totals.lag}** · ` +
     `written ${p.totals.recordsWritten} records in ${p.totals.objectsWritten} objects · ` +
     `quarantined ${p.totals.quarantined} · ` +
     (p.totals.lostToRetention > 0

@@ -14,7 +14,7 @@ import {
 import type { AwsProvisionActivities } from '../activities/aws-provision-activities';
 import type { ProvisionActivities } from '../activities/provision-activities';
 import type { TeardownActivities } from '../activities/teardown-activities';
-import { awsNames } from '../domain/aws-resources';
+import { appObjectUrl, awsNames } from '../domain/aws-resources';
 import { clientUserData } from '../domain/client-user-data';
 import {
   mergeCorrection,
@@ -288,7 +288,7 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
       ...(s.aws.appSource
         ? { appSource: s.aws.appSource }
         : s.target === 'aws'
-          ? { appSource: `s3://${s.bucketName}/_pinpipe/app/pinpipe.tgz` }
+          ? { appSource: appObjectUrl(s.bucketName) }
           : {}),
       ...(s.aws.temporalAddress
         ? {

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { GenericError, MultipleErrors } from '@platformatic/kafka';
-import {
-  KafkaFetchError,
-  MalformedFetchError,
-  PlatformaticReader,
-} from '../../src/adapters/platformatic-reader';
+import { KafkaFetchError, MalformedFetchError } from '../../src/adapters/partition-reader';
+import { PlatformaticReader } from '../../src/adapters/platformatic-reader';
 import { type ReadPartitionResult, UnreadableRecordsError } from '../../src/ports/kafka';
 import { type FuzzInput, fuzzInputs, prng, type Rng } from '../helpers/fetch-fuzz';
 import { collectGarbage, MiB, usedBytes } from '../helpers/heap';

@@ -7,11 +7,10 @@ import { createGzip } from 'node:zlib';
 import {
   decodeFetchResponse,
   FetchDecodeError,
-  KafkaFetchError,
-  MalformedFetchError,
-  PlatformaticReader,
   readFetched,
-} from '../../src/adapters/platformatic-reader';
+} from '../../src/adapters/fetch-response';
+import { KafkaFetchError, MalformedFetchError } from '../../src/adapters/partition-reader';
+import { PlatformaticReader } from '../../src/adapters/platformatic-reader';
 import { type ReadPartitionResult, UnreadableRecordsError } from '../../src/ports/kafka';
 import { fuzzInputs, prng } from '../helpers/fetch-fuzz';
 import { collectGarbage, MiB, peakGrowthWhile, usedBytes } from '../helpers/heap';

@@ -11,7 +11,7 @@ import {
   maxRetryBackoffMs,
   producerSendBoundMs,
   type RetrySettings,
-} from '../../src/kafka-produce-timing';
+} from '../../src/adapters/kafka-produce-timing';
 
 /** A send that records what it was given and answers when told to. */
 function scriptedSend() {

@@ -298,18 +298,18 @@ describe('ingest API: concurrent requests, one topic deleted a moment ago (local
 
     // Hold the adapter's first send in flight until every request has reached the adapter, so
     // the others queue together behind it: the case where they used to share one send.
-    const adapter = h.kafka as unknown as {
-      produce: KafkaPort['produce'];
+    const adapter = h.kafka as unknown as { produce: KafkaPort['produce'] };
+    const producer = h.kafka.producer as unknown as {
       sendBatch: (batch: TopicMessages[]) => Promise<RecordMetadata[]>;
     };
-    assert.equal(typeof adapter.sendBatch, 'function', 'KafkajsKafka sends through sendBatch');
-    const sendBatch = adapter.sendBatch.bind(h.kafka);
+    assert.equal(typeof producer.sendBatch, 'function', 'KafkajsProducer sends through sendBatch');
+    const sendBatch = producer.sendBatch.bind(h.kafka.producer);
     const produce = adapter.produce.bind(h.kafka);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     const sends: string[][] = [];
     let entered = 0;
-    adapter.sendBatch = async (batch) => {
+    producer.sendBatch = async (batch) => {
       sends.push(batch.map((t) => t.topic));
       if (sends.length === 1) await held;
       return sendBatch(batch);
@@ -334,7 +334,7 @@ describe('ingest API: concurrent requests, one topic deleted a moment ago (local
     await sleep(100); // from the adapter's produce into the coalescer's queue: cached metadata
     release();
     const replies = [await first, ...(await Promise.all(rest))];
-    delete (adapter as Partial<typeof adapter>).sendBatch;
+    delete (producer as Partial<typeof producer>).sendBatch;
     delete (adapter as Partial<typeof adapter>).produce;
 
     const geo = replies.splice(6, 1)[0]!;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import {
+  appObjectUrl,
   awsNames,
   ec2TrustPolicy,
   invokeUrl,
@@ -119,6 +120,13 @@ describe('domain/aws-resources', () => {
     assert.equal(
       invokeUrl('abc123', 'us-east-1', 'v1'),
       'https://abc123.execute-api.us-east-1.amazonaws.com/v1',
+    );
+  });
+
+  it('the application tarball the client host fetches by default is in the pipeline bucket', () => {
+    assert.equal(
+      appObjectUrl('user-0a1b2c3d4e5f-bucket'),
+      's3://user-0a1b2c3d4e5f-bucket/_pinpipe/app/pinpipe.tgz',
     );
   });
 

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import {
+  ANALYTICS_DAYS_PREFIX,
+  analyticsQueryKey,
+  analyticsReportDay,
+  analyticsReportKey,
   cleanFileKey,
+  cleanManifestDay,
   cleanManifestKey,
   cleanStagingPrefix,
+  cleanTablePrefix,
   isDataDate,
   parseCleanManifest,
 } from '../../src/domain/clean-zone';
@@ -32,6 +38,28 @@ describe('clean zone', () => {
       cleanStagingPrefix('user', '2026-11-25', 'abc'),
       'clean/user/_staging/dt=2026-11-25/abc/',
     );
+  });
+
+  it("finds a table's committed days by their manifests, and nothing else", () => {
+    assert.equal(cleanTablePrefix('pin'), 'clean/pin/dt=');
+    assert.ok(cleanManifestKey('pin', '2026-11-25').startsWith(cleanTablePrefix('pin')));
+    assert.equal(cleanManifestDay('pin', cleanManifestKey('pin', '2026-11-25')), '2026-11-25');
+    assert.equal(cleanManifestDay('geo', cleanManifestKey('pin', '2026-11-25')), undefined);
+    assert.equal(cleanManifestDay('pin', 'clean/pin/dt=2026-11-25/x/_manifest.json'), undefined);
+    assert.equal(cleanManifestDay('pin', 'clean/pin/dt=2026-13-45/_manifest.json'), undefined);
+    assert.equal(cleanManifestDay('pin', cleanFileKey('pin', '2026-11-25', 'abc', 0)), undefined);
+  });
+
+  it("names a day's analytics, and finds the days with a report", () => {
+    assert.equal(analyticsReportKey('2026-11-25'), 'analytics/dt=2026-11-25/report.html');
+    assert.equal(
+      analyticsQueryKey('2026-11-25', 'top_categories'),
+      'analytics/dt=2026-11-25/top_categories.json',
+    );
+    assert.ok(analyticsReportKey('2026-11-25').startsWith(ANALYTICS_DAYS_PREFIX));
+    assert.equal(analyticsReportDay(analyticsReportKey('2026-11-25')), '2026-11-25');
+    assert.equal(analyticsReportDay(analyticsQueryKey('2026-11-25', 'q')), undefined);
+    assert.equal(analyticsReportDay('analytics/dt=2026-02-30/report.html'), undefined);
   });
 
   it('parses a manifest and rejects one that is missing its counts', () => {

@@ -5,7 +5,9 @@ import {
   flushDecision,
   parseRawObjectKey,
   quarantineObjectKey,
+  rawDayPrefix,
   rawObjectKey,
+  rawTopicPrefix,
   segmentRecords,
   utcDay,
   type ClassifiedRecord,
@@ -74,6 +76,11 @@ describe('raw zone naming', () => {
     ]) {
       assert.equal(parseRawObjectKey(key), undefined, key);
     }
+  });
+
+  it('holds a topic under topics/<topic>/, a day under dt=<day>/', () => {
+    assert.equal(rawTopicPrefix(topic), 'topics/0a1b2c3d4e5f.pin/');
+    assert.equal(rawDayPrefix(topic, '2026-11-25'), 'topics/0a1b2c3d4e5f.pin/dt=2026-11-25/');
   });
 
   it('takes the UTC day of a timestamp', () => {

@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { createAdapters } from '../../adapters/create-adapters';
 import { topicFor, type Table } from '../../domain/tables';
-import type { KafkaPort } from '../../ports/kafka';
+import type { KafkaAdmin, KafkaGroups } from '../../ports/kafka';
 import { progressQuery, type IngestProgress, type ingestTopic } from '../../workflows/ingest-topic';
 import { readLiveFigures, type LiveFigures } from '../ingest-live';
 import { tableOption, tablesOf } from '../ingest-names';
@@ -105,7 +105,7 @@ async function workflowStatus(
 }
 
 async function liveOf(
-  kafka: KafkaPort,
+  kafka: KafkaAdmin & KafkaGroups,
   topic: string,
   progress: IngestProgress | undefined,
 ): Promise<Pick<TableStatus, 'live' | 'liveError'>> {

@@ -4,8 +4,8 @@
  * answered: that answer can only say "outcome unknown" (504), and a retry may duplicate them.
  * Waiting out the producer's own retries turns most of those into a real outcome.
  *
- * These are the numbers pinpipe's kafkajs client and producer are meant to use
- * (src/adapters/kafkajs-kafka.ts createKafka and getProducer read them from here), and the
+ * These are the numbers pinpipe's kafkajs client and producer are meant to use (createKafka in
+ * kafkajs-kafka.ts and the producer in kafkajs-producer.ts read them from here), and the
  * numbers the API derives its produce timeout from. Change them here, in one place.
  */
 export const KAFKA_PRODUCE_TIMING = {
