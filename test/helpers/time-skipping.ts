@@ -1,10 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { shardTaskQueue } from '../../src/domain/workflow-ids';
-import { workflowBundle } from './temporal';
+import { withQueueWorkers } from './temporal';
 
 /**
  * The fast tier's Temporal: the time-skipping test server (timers pass at once while a test
@@ -71,22 +68,10 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
  * per process. As in run-worker.ts, cleanTable's shards go to a companion queue, served here by
  * a second worker with the same activities.
  */
-export async function withMockedWorker<T>(
+export function withMockedWorker<T>(
   env: TestWorkflowEnvironment,
   activities: object,
   fn: (taskQueue: string) => Promise<T>,
 ): Promise<T> {
-  const taskQueue = `fast-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities,
-  });
-  const shards = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: shardTaskQueue(taskQueue),
-    activities,
-  });
-  return shards.runUntil(worker.runUntil(fn(taskQueue)));
+  return withQueueWorkers(env, activities, fn, { queuePrefix: 'fast' });
 }
