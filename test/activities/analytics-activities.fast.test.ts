@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import {
   ANALYTICS_SETUP_FAILED,
   BAD_CLEAN_MANIFEST,
@@ -15,7 +13,7 @@ import {
   cleanManifestKey,
   type CleanManifest,
 } from '../../src/domain/clean-zone';
-import { activityAttempt } from '../fakes/activity-environment';
+import { activityAttempt, failureOf, useScratchDir } from '../fakes/activity-environment';
 import { MemoryObjectStore } from '../fakes/memory-object-store';
 
 /**
@@ -43,24 +41,22 @@ function manifest(overrides: Partial<CleanManifest> = {}): CleanManifest {
 }
 
 describe('activities/analytics-activities (fast: in-memory S3, no httpfs)', () => {
-  let scratch: string;
+  const scratch = useScratchDir('pinpipe-analytics-fast-');
   let store: MemoryObjectStore;
   let analytics: ReturnType<typeof createAnalyticsActivities>;
 
-  beforeEach(async () => {
-    scratch = await mkdtemp(path.join(tmpdir(), 'pinpipe-analytics-fast-'));
+  beforeEach(() => {
     store = new MemoryObjectStore({ buckets: [BUCKET] });
     analytics = createAnalyticsActivities({
       store,
-      scratchDir: scratch,
+      scratchDir: scratch(),
       // A file that is not there: DuckDB cannot load httpfs, and never downloads it.
       duckdb: {
         region: 'us-east-1',
-        httpfsExtension: path.join(scratch, 'no-httpfs.duckdb_extension'),
+        httpfsExtension: path.join(scratch(), 'no-httpfs.duckdb_extension'),
       },
     });
   });
-  afterEach(() => rm(scratch, { recursive: true, force: true }));
 
   const putManifest = (table: 'pin' | 'geo' | 'user', day: string, body: unknown) =>
     store.put({
@@ -68,15 +64,6 @@ describe('activities/analytics-activities (fast: in-memory S3, no httpfs)', () =
       key: cleanManifestKey(table, day),
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
-
-  async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-    const err = await p.then(
-      () => assert.fail('expected the activity to fail'),
-      (e: unknown) => e,
-    );
-    assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
-    return err;
-  }
 
   it("dayFinished: true only once the day's analytics manifest exists", async () => {
     const attempt = activityAttempt();
@@ -147,6 +134,6 @@ describe('activities/analytics-activities (fast: in-memory S3, no httpfs)', () =
     assert.equal(store.faults.count('get'), 1, 'the one partition manifest');
     assert.deepEqual(store.keys(BUCKET, 'analytics/'), []);
     assert.ok(attempt.heartbeats.length > 0);
-    assert.deepEqual(await readdir(scratch), [], 'scratch removed');
+    assert.deepEqual(await readdir(scratch()), [], 'scratch removed');
   });
 });

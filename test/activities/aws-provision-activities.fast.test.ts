@@ -15,7 +15,7 @@ import {
   leastPrivilegePolicy,
 } from '../../src/domain/aws-resources';
 import { PIPELINE_TAG } from '../../src/domain/inventory';
-import { activityAttempt } from '../fakes/activity-environment';
+import { activityAttempt, failureOf } from '../fakes/activity-environment';
 import { awsSnapshot, memoryAws, type MemoryAws } from '../fakes/memory-aws';
 
 const PIPELINE = '0a1b2c3d4e5f';
@@ -28,15 +28,6 @@ function fixture(profileWaitMs = 5_000) {
   const aws = memoryAws();
   const activities = createAwsProvisionActivities({ ...aws, profileWaitMs });
   return { aws, activities, snapshot: () => JSON.stringify(awsSnapshot(aws)) };
-}
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => assert.fail('expected the activity to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
-  return err;
 }
 
 async function invalidConfig(p: Promise<unknown>, message: RegExp): Promise<void> {

@@ -8,11 +8,7 @@ import { awsNames, awsTags } from '../../src/domain/aws-resources';
 import { PIPELINE_TAG } from '../../src/domain/inventory';
 import { activityAttempt } from '../fakes/activity-environment';
 import { memoryAws } from '../fakes/memory-aws';
-import { MemoryBucketTags } from '../fakes/memory-bucket-tags';
-import { MemoryControl } from '../fakes/memory-control';
-import { MemoryEc2 } from '../fakes/memory-ec2';
-import { MemoryKafka } from '../fakes/memory-kafka';
-import { MemoryObjectStore } from '../fakes/memory-object-store';
+import { memoryPorts } from '../fakes/memory-ports';
 
 /** The aws kinds' removal (aws-removal.ts), through the teardown activity that calls it. */
 
@@ -25,14 +21,7 @@ const VPC = 'vpc-0default0000000';
 
 function fixture() {
   const aws = memoryAws();
-  const teardown = createTeardownActivities({
-    store: new MemoryObjectStore(),
-    kafka: new MemoryKafka(),
-    ec2: new MemoryEc2(),
-    control: new MemoryControl(),
-    bucketTags: new MemoryBucketTags(),
-    aws,
-  });
+  const teardown = createTeardownActivities({ ...memoryPorts(), aws });
   const remove = (input: Omit<RemoveResourceInput, 'pipelineId'>) =>
     activityAttempt().run(teardown, 'removeResource', { pipelineId: PIPELINE, ...input });
   return { aws, remove };

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   createCleaningActivities,
@@ -17,7 +15,7 @@ import {
 import { rawObjectKey } from '../../src/domain/raw-zone';
 import { topicFor } from '../../src/domain/tables';
 import { pinRecord } from '../helpers/ingest-fixtures';
-import { activityAttempt } from '../fakes/activity-environment';
+import { activityAttempt, failureOf, useScratchDir } from '../fakes/activity-environment';
 import { MemoryObjectStore } from '../fakes/memory-object-store';
 import { parquetColumn } from '../fakes/parquet';
 
@@ -31,26 +29,15 @@ const pinLine = (seq: number) => JSON.stringify(pinRecord(seq));
 const rawKey = (partition: number, startOffset: number, day = DAY, topic = TOPIC) =>
   rawObjectKey({ topic, partition, startOffset, day });
 
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => assert.fail('expected the activity to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
-  return err;
-}
-
 describe('activities/cleaning-activities (fast: in-memory S3, in-process DuckDB)', () => {
-  let scratch: string;
+  const scratch = useScratchDir('pinpipe-cleaning-fast-');
   let store: MemoryObjectStore;
   let cleaning: ReturnType<typeof createCleaningActivities>;
 
-  beforeEach(async () => {
-    scratch = await mkdtemp(path.join(tmpdir(), 'pinpipe-cleaning-fast-'));
+  beforeEach(() => {
     store = new MemoryObjectStore({ buckets: [BUCKET] });
-    cleaning = createCleaningActivities({ store, scratchDir: scratch });
+    cleaning = createCleaningActivities({ store, scratchDir: scratch() });
   });
-  afterEach(() => rm(scratch, { recursive: true, force: true }));
 
   const planInput = (overrides: Partial<PlanCleaningInput> = {}): PlanCleaningInput => ({
     bucket: BUCKET,
@@ -156,7 +143,7 @@ describe('activities/cleaning-activities (fast: in-memory S3, in-process DuckDB)
       assert.equal(result.quarantined, 2);
       assert.equal(result.rowsIn, 4, 'every kept line, the repeat included');
       assert.ok(result.bytes > 0);
-      assert.deepEqual(await readdir(scratch), [], 'its scratch directory is removed');
+      assert.deepEqual(await readdir(scratch()), [], 'its scratch directory is removed');
 
       const partKey = cleanShardPartKey('pin', DAY, RUN, 0);
       const part = store.object(BUCKET, partKey)!;
@@ -171,7 +158,7 @@ describe('activities/cleaning-activities (fast: in-memory S3, in-process DuckDB)
         'the part carries the counts a retry returns',
       );
       assert.deepEqual(
-        (await parquetColumn(store, BUCKET, partKey, 'ind', scratch)).map(Number),
+        (await parquetColumn(store, BUCKET, partKey, 'ind', scratch())).map(Number),
         [1, 2, 3],
       );
 

@@ -7,7 +7,7 @@ import {
   ROLE_TAG,
   type EnsureClientHostInput,
 } from '../../src/activities/client-host-activity';
-import { activityAttempt } from '../fakes/activity-environment';
+import { activityAttempt, failureOf } from '../fakes/activity-environment';
 import { MemoryEc2 } from '../fakes/memory-ec2';
 
 const PIPELINE = '0a1b2c3d4e5f';
@@ -27,15 +27,6 @@ function fixture() {
   const ec2 = new MemoryEc2();
   const activities = { ensureClientHost: createClientHostActivity(ec2) };
   return { ec2, activities };
-}
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => assert.fail('expected the activity to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
-  return err;
 }
 
 describe('activities/client-host-activity (fast: in-memory EC2)', () => {

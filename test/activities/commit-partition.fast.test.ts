@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   createCleaningActivities,
@@ -23,7 +21,7 @@ import type { GateResult } from '../../src/domain/quality-gates';
 import { rawObjectKey } from '../../src/domain/raw-zone';
 import { topicFor } from '../../src/domain/tables';
 import { pinRecord } from '../helpers/ingest-fixtures';
-import { activityAttempt } from '../fakes/activity-environment';
+import { activityAttempt, useScratchDir } from '../fakes/activity-environment';
 import { MemoryObjectStore } from '../fakes/memory-object-store';
 import { parquetColumn } from '../fakes/parquet';
 
@@ -35,16 +33,14 @@ const DAY = '2024-03-01';
 const pinLine = (seq: number) => JSON.stringify(pinRecord(seq));
 
 describe('activities/commit-partition (fast: in-memory S3, in-process DuckDB)', () => {
-  let scratch: string;
+  const scratch = useScratchDir('pinpipe-commit-fast-');
   let store: MemoryObjectStore;
   let cleaning: ReturnType<typeof createCleaningActivities>;
 
-  beforeEach(async () => {
-    scratch = await mkdtemp(path.join(tmpdir(), 'pinpipe-commit-fast-'));
+  beforeEach(() => {
     store = new MemoryObjectStore({ buckets: [BUCKET] });
-    cleaning = createCleaningActivities({ store, scratchDir: scratch });
+    cleaning = createCleaningActivities({ store, scratchDir: scratch() });
   });
-  afterEach(() => rm(scratch, { recursive: true, force: true }));
 
   /** Raw objects (one per shard), planned and cleaned: the input of a commit of `run`. */
   async function staged(run: string, objects: string[][]): Promise<CommitPartitionInput> {
@@ -113,7 +109,7 @@ describe('activities/commit-partition (fast: in-memory S3, in-process DuckDB)', 
     assert.ok(result.gates.every((g) => g.status === 'pass'));
     assert.ok(result.gates.some((g) => g.name === 'row_counts_reconcile'));
     assert.deepEqual(
-      (await parquetColumn(store, BUCKET, fileKey, 'ind', scratch)).map(Number),
+      (await parquetColumn(store, BUCKET, fileKey, 'ind', scratch())).map(Number),
       [1, 2, 3],
     );
 
@@ -126,7 +122,7 @@ describe('activities/commit-partition (fast: in-memory S3, in-process DuckDB)', 
     assert.deepEqual(store.keys(BUCKET, cleanStagingPrefix('pin', DAY, 'run000000001')), []);
     assert.equal(result.replaced, 0);
     assert.ok(attempt.heartbeats.length > 0);
-    assert.deepEqual(await readdir(scratch), [], 'scratch removed');
+    assert.deepEqual(await readdir(scratch()), [], 'scratch removed');
   });
 
   it("a rerun of the day swaps in its own files and removes the replaced run's", async () => {
@@ -216,7 +212,10 @@ describe('activities/commit-partition (fast: in-memory S3, in-process DuckDB)', 
       gateState: { checked: 0, failed: [0, 0, 0, 0] },
     });
     assert.deepEqual(result.counts, { rawRecords: 0, rowsOut: 0, quarantined: 0, duplicates: 0 });
-    assert.deepEqual(await parquetColumn(store, BUCKET, result.files[0]!.key, 'ind', scratch), []);
+    assert.deepEqual(
+      await parquetColumn(store, BUCKET, result.files[0]!.key, 'ind', scratch()),
+      [],
+    );
     assert.equal(store.object(BUCKET, cleanPlanKey('pin', DAY, 'run000000001')), undefined);
     assert.deepEqual(parseCleanManifest(store.text(BUCKET, result.manifestKey)!).inputs, []);
   });

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
-import { ApplicationFailure } from '@temporalio/common';
 import {
   CONDITIONAL_WRITES_UNPROVEN,
   CONDITIONAL_WRITES_UNSUPPORTED,
   conditionalWriteGuard,
 } from '../../src/activities/conditional-write-guard';
+import { failureOf } from '../fakes/activity-environment';
 import { MemoryObjectStore } from '../fakes/memory-object-store';
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => assert.fail('expected a refusal'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure);
-  return err;
-}
 
 describe('activities/conditional-write-guard (fast)', () => {
   it('probes each bucket once, however many writes ask at the same time', async () => {

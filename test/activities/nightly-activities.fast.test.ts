@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { createNightlyActivities } from '../../src/activities/nightly-activities';
 import { createSinkActivities } from '../../src/activities/sink-activities';
 import { parseCleanManifest } from '../../src/domain/clean-zone';
 import { pinRecord } from '../helpers/ingest-fixtures';
-import { activityAttempt } from '../fakes/activity-environment';
+import { activityAttempt, useScratchDir } from '../fakes/activity-environment';
 import { MemoryKafka } from '../fakes/memory-kafka';
 import { MemoryObjectStore } from '../fakes/memory-object-store';
 import { parquetColumn } from '../fakes/parquet';
@@ -24,9 +21,7 @@ const T0 = Date.parse(`${DAY}T08:00:00Z`);
  * analytics-activities.fast.test.ts for what of them runs without it).
  */
 describe('activities/nightly-activities (fast: Kafka → raw → clean, in memory)', () => {
-  let scratch: string;
-  before(async () => (scratch = await mkdtemp(path.join(tmpdir(), 'pinpipe-nightly-fast-'))));
-  after(() => rm(scratch, { recursive: true, force: true }));
+  const scratch = useScratchDir('pinpipe-nightly-fast-', 'all');
 
   it('registers the cleaning and the analytics activities together', () => {
     const nightly = createNightlyActivities({
@@ -72,7 +67,7 @@ describe('activities/nightly-activities (fast: Kafka → raw → clean, in memor
 
     const nightly = createNightlyActivities({
       store,
-      scratchDir: scratch,
+      scratchDir: scratch(),
       duckdb: { region: 'us-east-1' },
     });
     const run = 'run000000001';
@@ -121,7 +116,7 @@ describe('activities/nightly-activities (fast: Kafka → raw → clean, in memor
       quarantined: 0,
       duplicates: 5,
     });
-    const inds = await parquetColumn(store, BUCKET, committed.files[0]!.key, 'ind', scratch);
+    const inds = await parquetColumn(store, BUCKET, committed.files[0]!.key, 'ind', scratch());
     assert.deepEqual(inds.map(Number), distinct);
     const manifest = parseCleanManifest(store.text(BUCKET, committed.manifestKey)!);
     assert.equal(manifest.inputs.length, plan.objects);

@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict';
-import { ApplicationFailure } from '@temporalio/common';
 import { createProbeActivities, PROBE_MISMATCH } from '../../src/activities/probe-activities';
-import { activityAttempt } from '../fakes/activity-environment';
-import { MemoryEc2 } from '../fakes/memory-ec2';
-import { MemoryKafka } from '../fakes/memory-kafka';
-import { MemoryObjectStore } from '../fakes/memory-object-store';
+import { activityAttempt, failureOf } from '../fakes/activity-environment';
+import { memoryPorts } from '../fakes/memory-ports';
 
 function fixture() {
-  const store = new MemoryObjectStore();
-  const kafka = new MemoryKafka();
-  const ec2 = new MemoryEc2();
-  return { store, kafka, ec2, probes: createProbeActivities({ store, kafka, ec2 }) };
-}
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => assert.fail('expected the activity to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
-  return err;
+  const ports = memoryPorts();
+  return { ...ports, probes: createProbeActivities(ports) };
 }
 
 describe('activities/probe-activities (fast: in-memory ports)', () => {

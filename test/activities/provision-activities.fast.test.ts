@@ -10,25 +10,16 @@ import {
 import { PIPELINE_TAG } from '../../src/domain/inventory';
 import { TABLES, topicFor } from '../../src/domain/tables';
 import { ingestWorkflowId, nightlyScheduleId } from '../../src/domain/workflow-ids';
-import { activityAttempt } from '../fakes/activity-environment';
-import { MemoryBucketTags } from '../fakes/memory-bucket-tags';
-import { MemoryControl } from '../fakes/memory-control';
-import { MemoryEc2 } from '../fakes/memory-ec2';
+import { activityAttempt, failureOf } from '../fakes/activity-environment';
 import { MemoryKafka } from '../fakes/memory-kafka';
-import { MemoryObjectStore } from '../fakes/memory-object-store';
+import { memoryPorts } from '../fakes/memory-ports';
 
 const PIPELINE = '0a1b2c3d4e5f';
 const BUCKET = `user-${PIPELINE}-bucket`;
 const TOPICS = TABLES.map((t) => topicFor(PIPELINE, t));
 
 function fixture(overrides: Partial<ProvisionPorts> = {}) {
-  const ports = {
-    store: new MemoryObjectStore(),
-    bucketTags: new MemoryBucketTags(),
-    kafka: new MemoryKafka(),
-    ec2: new MemoryEc2(),
-    control: new MemoryControl(),
-  };
+  const ports = memoryPorts();
   const provision = createProvisionActivities({ ...ports, ...overrides });
   /** Everything the activities could change, for "plan changed nothing". */
   const state = () =>
@@ -40,15 +31,6 @@ function fixture(overrides: Partial<ProvisionPorts> = {}) {
       schedules: [...ports.control.schedules],
     });
   return { ...ports, provision, state };
-}
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => assert.fail('expected the activity to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
-  return err;
 }
 
 const outcomes = (r: { resources: { id: string; outcome: string }[] }) =>

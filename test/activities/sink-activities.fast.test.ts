@@ -16,7 +16,7 @@ import {
 import { quarantineObjectKey, rawObjectKey } from '../../src/domain/raw-zone';
 import { UnreadableRecordsError } from '../../src/ports/kafka';
 import { pinRecord } from '../helpers/ingest-fixtures';
-import { activityAttempt } from '../fakes/activity-environment';
+import { activityAttempt, failureOf } from '../fakes/activity-environment';
 import { MemoryKafka } from '../fakes/memory-kafka';
 import { MemoryObjectStore } from '../fakes/memory-object-store';
 
@@ -104,15 +104,6 @@ function assertTiles(store: MemoryObjectStore, from: number, to: number): string
   }
   assert.equal(next, to);
   return lines;
-}
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => assert.fail('expected the activity to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
-  return err;
 }
 
 describe('activities/sink-activities (fast: in-memory Kafka and S3)', () => {

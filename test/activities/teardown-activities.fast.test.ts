@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { ApplicationFailure } from '@temporalio/common';
 import { CLIENT_ROLE, ROLE_TAG } from '../../src/activities/client-host-activity';
 import {
   createTeardownActivities,
@@ -13,12 +12,9 @@ import {
 } from '../../src/domain/inventory';
 import { topicFor } from '../../src/domain/tables';
 import { ingestWorkflowId, nightlyScheduleId } from '../../src/domain/workflow-ids';
-import { activityAttempt } from '../fakes/activity-environment';
-import { MemoryBucketTags } from '../fakes/memory-bucket-tags';
-import { MemoryControl } from '../fakes/memory-control';
-import { MemoryEc2 } from '../fakes/memory-ec2';
+import { activityAttempt, failureOf } from '../fakes/activity-environment';
 import { MemoryKafka } from '../fakes/memory-kafka';
-import { MemoryObjectStore } from '../fakes/memory-object-store';
+import { memoryPorts } from '../fakes/memory-ports';
 
 const PIPELINE = '0a1b2c3d4e5f';
 const OTHER = 'ffffffffffff';
@@ -26,13 +22,7 @@ const BUCKET = `user-${PIPELINE}-bucket`;
 const TOPIC = topicFor(PIPELINE, 'pin');
 
 function fixture() {
-  const ports = {
-    store: new MemoryObjectStore({ buckets: [BUCKET] }),
-    kafka: new MemoryKafka(),
-    ec2: new MemoryEc2(),
-    control: new MemoryControl(),
-    bucketTags: new MemoryBucketTags(),
-  };
+  const ports = memoryPorts({ buckets: [BUCKET] });
   const cluster = new MemoryKafka();
   const teardown = createTeardownActivities({ ...ports, kafkaAt: () => cluster });
   return { ...ports, cluster, teardown };
@@ -50,15 +40,6 @@ function inventory(overrides: Partial<Inventory> = {}): Inventory {
     adopted: [],
     ...overrides,
   };
-}
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => assert.fail('expected the activity to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
-  return err;
 }
 
 describe('activities/teardown-activities (fast: in-memory ports)', () => {

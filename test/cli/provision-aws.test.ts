@@ -4,16 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { duckDbS3OptionsFrom } from '../../src/activities/analytics-activities';
 import { createAdapters } from '../../src/adapters/create-adapters';
 import { TemporalControl } from '../../src/adapters/temporal-control';
-import { createIngestServer, type IngestServer } from '../../src/api/server';
+import type { IngestServer } from '../../src/api/server';
 import { provisionInputFrom, type ProvisionFlags } from '../../src/cli/commands/provision';
 import { awsNames } from '../../src/domain/aws-resources';
 import { parseProvisionInput } from '../../src/domain/provision-input';
 import { AWS_ONLY_STEPS } from '../../src/domain/provision-steps';
 import { provisionWorkflowId } from '../../src/domain/workflow-ids';
-import { createActivities } from '../../src/workers/create-activities';
 import {
   abortUpdate,
   progressQuery,
@@ -22,13 +20,17 @@ import {
 } from '../../src/workflows/provision-pipeline';
 import { teardownPipeline } from '../../src/workflows/teardown-pipeline';
 import {
+  AWS_RESOURCE_KINDS,
   AwsAuditor,
   MotoMskWithActivation,
+  activitiesWithMskDouble,
+  assertOneOfEach,
+  assertPlanCreates,
   emptyAudit,
   secureBrokers,
-  secureKafkaAt,
 } from '../helpers/aws-target';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
+import { listenIngestApi } from '../helpers/provision-stack';
 import { runCli, spawnCli, type CliProcess } from '../helpers/run-cli';
 import { stackConfig, stackEnv, uniqueName } from '../helpers/stack';
 import { workflowBundle } from '../helpers/temporal';
@@ -71,17 +73,10 @@ describe('pinpipe provision --target aws / teardown (CLI processes, worker with 
       namespace: config.temporal.namespace,
       taskQueue,
       workflowBundle: await workflowBundle(),
-      activities: createActivities({
-        ...adapters,
-        aws: { ...adapters.aws, msk },
-        kafkaAt: secureKafkaAt,
-        control: new TemporalControl(client),
-        duckdb: duckDbS3OptionsFrom(config),
-      }),
+      activities: activitiesWithMskDouble(adapters, new TemporalControl(client), msk),
     });
     running = worker.run();
-    api = createIngestServer({ kafka: adapters.kafka });
-    apiUrl = `http://127.0.0.1:${(await api.listen(0, '127.0.0.1')).port}`;
+    ({ api, apiUrl } = await listenIngestApi(adapters.kafka));
     auditor = new AwsAuditor();
     dir = await mkdtemp(path.join(tmpdir(), 'pinpipe-provision-aws-cli-'));
     inputFile = path.join(dir, 'input.json');
@@ -160,18 +155,7 @@ describe('pinpipe provision --target aws / teardown (CLI processes, worker with 
     assert.equal(r.code, 0, r.stderr);
     const plan = JSON.parse(r.stdout) as ProvisionResult;
     assert.equal(plan.status, 'planned');
-    const kinds = plan.resources.filter((x) => x.outcome === 'create').map((x) => x.kind);
-    for (const kind of [
-      'security-group',
-      'kafka-cluster',
-      'secret',
-      'key-pair',
-      'iam-role',
-      'instance-profile',
-      'rest-api',
-      'instance',
-    ])
-      assert.ok(kinds.includes(kind as never), `plan lists ${kind}: ${kinds.join(', ')}`);
+    assertPlanCreates(plan, AWS_RESOURCE_KINDS);
     assert.deepEqual(await auditor.audit(pipelineId), emptyAudit());
   });
 
@@ -211,16 +195,7 @@ describe('pinpipe provision --target aws / teardown (CLI processes, worker with 
     assert.match(first.stdout(), new RegExp(`^pipeline ${pipelineId} completed: `, 'm'));
     assert.doesNotMatch(first.stdout(), /umask|Invoke URL/, 'the hints go to stderr');
 
-    const a = await auditor.audit(pipelineId);
-    assert.equal(a.securityGroups.length, 2, 'client and kafka security groups');
-    assert.deepEqual(a.keyPairs, [names.keyPair]);
-    assert.deepEqual(a.roles, [names.role]);
-    assert.deepEqual(a.instanceProfiles, [{ name: names.instanceProfile, roles: [names.role] }]);
-    assert.deepEqual(a.secrets, [names.apiTokenSecret, names.sshKeySecret].sort());
-    assert.equal(a.clusters.length, 1);
-    assert.equal(a.restApis.length, 1);
-    assert.equal(a.instances.length, 1);
-    assert.equal(a.instances[0]!.keyName, names.keyPair);
+    assertOneOfEach(await auditor.audit(pipelineId), pipelineId);
   });
 
   it('a second run changes nothing: exit 0, every resource exists (--json, nothing else on stdout)', async () => {

@@ -1,5 +1,14 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Info } from '@temporalio/activity';
-import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  type LogLevel,
+  type LogMetadata,
+  type Logger,
+} from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 
 export interface LogEntry {
@@ -57,6 +66,36 @@ export function activityAttempt(info: Partial<Info> = {}) {
     );
   }
   return { env, heartbeats, logger, run };
+}
+
+/** The ApplicationFailure `p` (an activity's attempt) rejects with; fails the test otherwise. */
+export async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await p.then(
+    () => assert.fail('expected the activity to fail'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${String(err)}`);
+  return err;
+}
+
+/**
+ * In a describe: a new scratch directory under the OS's tmp for each test (`per: 'all'`: one
+ * for all its tests), removed after it. The function returned gives its path.
+ */
+export function useScratchDir(prefix: string, per: 'each' | 'all' = 'each'): () => string {
+  let dir: string | undefined;
+  const [setUp, tearDown] = per === 'each' ? [beforeEach, afterEach] : [before, after];
+  setUp(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), prefix));
+  });
+  tearDown(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  return () => {
+    if (!dir) throw new Error('no scratch directory outside a test');
+    return dir;
+  };
 }
 
 type Fn = (...args: never[]) => unknown;

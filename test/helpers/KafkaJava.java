@@ -60,6 +60,7 @@ public class KafkaJava {
     p.put(ProducerConfig.LINGER_MS_CONFIG, "50");
     p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(256 * 1024));
     p.put(ProducerConfig.ACKS_CONFIG, "all");
+    // A missing topic (the stack's broker creates none itself) fails in seconds, not minutes.
     p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "15000");
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
@@ -79,18 +80,8 @@ public class KafkaJava {
 
   static void produce(String bootstrap, String prefix, int count, List<String> codecs) throws Exception {
     for (String codec : codecs) {
-      Properties p = new Properties();
-      p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-      p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, codec);
-      p.put(ProducerConfig.LINGER_MS_CONFIG, "50");
-      p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(256 * 1024));
-      p.put(ProducerConfig.ACKS_CONFIG, "all");
-      // A missing topic (the stack's broker creates none itself) fails in seconds, not minutes.
-      p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "15000");
-      p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-      p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
       String topic = prefix + "-" + codec;
-      try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
+      try (KafkaProducer<String, String> producer = new KafkaProducer<>(producerConfig(bootstrap, codec))) {
         List<Future<RecordMetadata>> sent = new ArrayList<>();
         for (int i = 0; i < count; i++) {
           sent.add(producer.send(new ProducerRecord<>(topic, 0, "k" + i, value(codec, i))));

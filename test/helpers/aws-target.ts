@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import {
   DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
@@ -18,17 +19,25 @@ import {
   ListSecretsCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { duckDbS3OptionsFrom } from '../../src/activities/analytics-activities';
 import { createApiGatewayClient } from '../../src/adapters/aws-api-gateway';
 import { createIamClient } from '../../src/adapters/aws-iam';
 import { createMskClient } from '../../src/adapters/aws-msk';
 import { createSecretsClient } from '../../src/adapters/aws-secrets';
+import type { Adapters } from '../../src/adapters/create-adapters';
 import { createEc2Client } from '../../src/adapters/ec2-client';
 import { KafkajsKafka } from '../../src/adapters/kafkajs-kafka';
 import type { AwsConfig } from '../../src/config';
 import { awsNames } from '../../src/domain/aws-resources';
 import { PIPELINE_TAG } from '../../src/domain/inventory';
+import type { ProvisionInput } from '../../src/domain/provision-input';
+import type { ResourceKind } from '../../src/domain/provision-steps';
+import type { IamPort } from '../../src/ports/iam';
 import type { KafkaPort } from '../../src/ports/kafka';
 import type { BootstrapBrokers, KafkaClusterInfo, MskPort } from '../../src/ports/msk';
+import type { PipelineControl } from '../../src/ports/pipeline-control';
+import { createActivities } from '../../src/workers/create-activities';
+import type { ProvisionResult } from '../../src/workflows/provision-pipeline';
 import { secureKafkaStack, stackConfig } from './stack';
 
 /**
@@ -96,6 +105,98 @@ export function secureKafkaAt(brokers: string[]): KafkaPort & { disconnect(): Pr
       password: secure.password,
     },
   });
+}
+
+/**
+ * The worker's activities on the stack's adapters with the aws target's doubles: `msk` (a
+ * MotoMskWithActivation) for MSK and secureKafkaAt for the cluster's brokers; `overrides` swap
+ * the IAM port or the instance profile's wait.
+ */
+export function activitiesWithMskDouble(
+  adapters: Adapters,
+  control: PipelineControl,
+  msk: MskPort,
+  overrides: { iam?: IamPort; profileWaitMs?: number } = {},
+) {
+  return createActivities({
+    ...adapters,
+    aws: { ...adapters.aws, msk, ...overrides },
+    kafkaAt: secureKafkaAt,
+    control,
+    duckdb: duckDbS3OptionsFrom(stackConfig()),
+  });
+}
+
+/**
+ * An aws run of `pipelineId` that starts no ingestion and no schedule, looks at the cluster every
+ * second, and checks `endpointUrl` (the ingest API in the test process: the stage URL cannot be
+ * reached from here).
+ */
+export function awsProvisionInput(
+  pipelineId: string,
+  endpointUrl: string,
+  extra: Partial<ProvisionInput> = {},
+): ProvisionInput {
+  return {
+    pipelineId,
+    target: 'aws',
+    endpoint: { url: endpointUrl },
+    clientHost: { imageId: 'ami-12c6146b', readyTimeoutSeconds: 60 },
+    aws: { sshCidr: '203.0.113.7/32', kafka: { pollSeconds: 1 } },
+    ingestion: { start: false },
+    schedule: { enabled: false },
+    ...extra,
+  };
+}
+
+/** The aws resources a run of the aws target makes (and owns: the cluster too). */
+export const AWS_RESOURCE_KINDS: readonly ResourceKind[] = [
+  'security-group',
+  'kafka-cluster',
+  'secret',
+  'key-pair',
+  'iam-role',
+  'instance-profile',
+  'rest-api',
+  'instance',
+];
+
+/** A plan lists each of `kinds` as to be created. */
+export function assertPlanCreates(plan: ProvisionResult, kinds: readonly ResourceKind[]): void {
+  const planned = plan.resources.filter((r) => r.outcome === 'create').map((r) => r.kind);
+  for (const kind of kinds)
+    assert.ok(planned.includes(kind), `plan lists ${kind}: ${planned.join(', ')}`);
+}
+
+/** Exactly one of each aws resource (two security groups: client and kafka), the host with its key pair. */
+export function assertOneOfEach(a: AwsAudit, pipelineId: string): void {
+  const names = awsNames(pipelineId);
+  assert.equal(a.securityGroups.length, 2, 'client and kafka security groups');
+  assert.deepEqual(a.keyPairs, [names.keyPair]);
+  assert.deepEqual(a.roles, [names.role]);
+  assert.deepEqual(a.instanceProfiles, [{ name: names.instanceProfile, roles: [names.role] }]);
+  assert.deepEqual(a.secrets, [names.apiTokenSecret, names.sshKeySecret].sort());
+  assert.equal(a.clusters.length, 1, `clusters: ${a.clusters.join(', ')}`);
+  assert.equal(a.restApis.length, 1, `REST APIs: ${a.restApis.join(', ')}`);
+  assert.equal(a.instances.length, 1, `instances: ${a.instances.map((i) => i.id).join(', ')}`);
+  assert.equal(a.instances[0]!.keyName, names.keyPair);
+}
+
+/**
+ * assertOneOfEach, and wired to each other: the host has the instance profile and is in the
+ * pipeline's security group (with `oneGroup`: in that one only).
+ */
+export function assertOneOfEachWired(
+  a: AwsAudit,
+  pipelineId: string,
+  options: { oneGroup?: boolean } = {},
+): void {
+  assertOneOfEach(a, pipelineId);
+  const host = a.instances[0]!;
+  const names = awsNames(pipelineId);
+  assert.match(host.profileArn ?? '', new RegExp(`instance-profile/${names.instanceProfile}$`));
+  if (options.oneGroup) assert.equal(host.groups.length, 1);
+  assert.ok(a.securityGroups.includes(host.groups[0]!), 'the host is in its security group');
 }
 
 /** Every aws-target resource tagged for the pipeline, counted with plain SDK calls. */

@@ -49,24 +49,39 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
  * Runs `fn` while a worker polls a task queue of its own (unique per call, so tests never
  * steal each other's tasks), with the shared bundle and the given activities.
  */
-export async function withTestWorker<T>(
+export function withTestWorker<T>(
   env: TestWorkflowEnvironment,
   activities: object,
   fn: (taskQueue: string) => Promise<T>,
 ): Promise<T> {
-  const taskQueue = `test-${randomUUID()}`;
+  return withQueueWorkers(env, activities, fn, { queuePrefix: 'test', shardConcurrency: 2 });
+}
+
+/**
+ * Runs `fn` while a worker with the shared bundle and `activities` polls a new task queue
+ * (`<queuePrefix>-<uuid>`), and, as in run-worker.ts, a second worker with the same activities
+ * serves the nightly's shards on the companion queue (at most `shardConcurrency` at a time).
+ */
+export async function withQueueWorkers<T>(
+  env: TestWorkflowEnvironment,
+  activities: object,
+  fn: (taskQueue: string) => Promise<T>,
+  options: { queuePrefix: string; shardConcurrency?: number },
+): Promise<T> {
+  const taskQueue = `${options.queuePrefix}-${randomUUID()}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities,
   });
-  // The nightly's shards run on the companion queue (as in run-worker.ts).
   const shards = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: shardTaskQueue(taskQueue),
     activities,
-    maxConcurrentActivityTaskExecutions: 2,
+    ...(options.shardConcurrency !== undefined
+      ? { maxConcurrentActivityTaskExecutions: options.shardConcurrency }
+      : {}),
   });
   return shards.runUntil(worker.runUntil(fn(taskQueue)));
 }

@@ -1,10 +1,13 @@
-import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import type { Connection } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  type Connection,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
+import { ApplicationFailure, type Workflow, type WorkflowResultType } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { shardTaskQueue } from '../../src/domain/workflow-ids';
-import { workflowBundle } from './temporal';
+import { withQueueWorkers } from './temporal';
 
 /**
  * The fast tier's Temporal: the time-skipping test server (timers pass at once while a test
@@ -71,22 +74,57 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
  * per process. As in run-worker.ts, cleanTable's shards go to a companion queue, served here by
  * a second worker with the same activities.
  */
-export async function withMockedWorker<T>(
+export function withMockedWorker<T>(
   env: TestWorkflowEnvironment,
   activities: object,
   fn: (taskQueue: string) => Promise<T>,
 ): Promise<T> {
-  const taskQueue = `fast-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities,
-  });
-  const shards = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: shardTaskQueue(taskQueue),
-    activities,
-  });
-  return shards.runUntil(worker.runUntil(fn(taskQueue)));
+  return withQueueWorkers(env, activities, fn, { queuePrefix: 'fast' });
 }
+
+/**
+ * In a describe: a private time-skipping server for its tests, started before them and torn
+ * down after them. The function returned gives the env inside the hooks and tests.
+ */
+export function useTimeSkippingEnv(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  before(async () => {
+    env = await createTimeSkippingEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+  return () => {
+    if (!env) throw new Error('the time-skipping env is not started (used outside a test?)');
+    return env;
+  };
+}
+
+/** Runs `workflow` to its end on a task queue served by withMockedWorker with `activities`. */
+export function executeMocked<W extends Workflow>(
+  env: TestWorkflowEnvironment,
+  activities: object,
+  workflow: W,
+  options: Omit<WorkflowStartOptions<W>, 'taskQueue'>,
+): Promise<WorkflowResultType<W>> {
+  return withMockedWorker(env, activities, (taskQueue) =>
+    env.client.workflow.execute(workflow, { ...options, taskQueue } as WorkflowStartOptions<W>),
+  );
+}
+
+/** Asserts that a run failed with an ApplicationFailure of `type`, and returns that failure. */
+export function workflowFailure(err: unknown, type: string): ApplicationFailure {
+  assert.ok(err instanceof WorkflowFailedError);
+  assert.ok(err.cause instanceof ApplicationFailure);
+  assert.equal(err.cause.type, type);
+  return err.cause;
+}
+
+/** For assert.rejects: the run failed as InvalidInput (with a message matching `pattern`). */
+export const invalidInput =
+  (pattern?: RegExp) =>
+  (err: unknown): true => {
+    const failure = workflowFailure(err, 'InvalidInput');
+    if (pattern) assert.match(failure.message, pattern);
+    return true;
+  };

@@ -3,9 +3,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { DescribeKeyPairsCommand } from '@aws-sdk/client-ec2';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
-import { createIngestServer, type IngestServer } from '../../src/api/server';
+import type { IngestServer } from '../../src/api/server';
 import { awsNames, awsTags } from '../../src/domain/aws-resources';
-import type { ProvisionInput } from '../../src/domain/provision-input';
 import type { ProvisionStep } from '../../src/domain/provision-steps';
 import {
   progressQuery,
@@ -13,9 +12,15 @@ import {
   type ProvisionResult,
 } from '../../src/workflows/provision-pipeline';
 import { teardownPipeline } from '../../src/workflows/teardown-pipeline';
-import { AwsAuditor, emptyAudit, type AwsAudit } from '../helpers/aws-target';
+import {
+  AwsAuditor,
+  assertOneOfEachWired,
+  awsProvisionInput,
+  emptyAudit,
+} from '../helpers/aws-target';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
 import { freePort, spawnEntry, waitForOutput, type Spawned } from '../helpers/processes';
+import { listenIngestApi } from '../helpers/provision-stack';
 import { stackConfig, stackEnv, uniqueName } from '../helpers/stack';
 
 /**
@@ -87,8 +92,7 @@ describe('aws-target provisioning under worker SIGKILLs (real processes, moto)',
     adapters = createAdapters(stackConfig());
     connection = await Connection.connect(stackConfig().temporal.connect.connectionOptions);
     client = new Client({ connection });
-    api = createIngestServer({ kafka: adapters.kafka });
-    apiUrl = `http://127.0.0.1:${(await api.listen(0, '127.0.0.1')).port}`;
+    ({ api, apiUrl } = await listenIngestApi(adapters.kafka));
     auditor = new AwsAuditor();
     // All at once; each `it` below reports its own.
     for (const c of CASES) {
@@ -113,17 +117,6 @@ describe('aws-target provisioning under worker SIGKILLs (real processes, moto)',
     await api?.close();
     await adapters?.close();
     await connection?.close();
-  });
-
-  const input = (pipelineId: string): ProvisionInput => ({
-    pipelineId,
-    target: 'aws',
-    // The stage URL cannot be reached from here: the endpoint step checks this one instead.
-    endpoint: { url: apiUrl },
-    clientHost: { imageId: 'ami-12c6146b', readyTimeoutSeconds: 60 },
-    aws: { sshCidr: '203.0.113.7/32', kafka: { pollSeconds: 1 } },
-    ingestion: { start: false },
-    schedule: { enabled: false },
   });
 
   /**
@@ -208,7 +201,7 @@ describe('aws-target provisioning under worker SIGKILLs (real processes, moto)',
     const handle = await client.workflow.start(provisionPipeline, {
       taskQueue,
       workflowId: `provision-${pipelineId}-aws-faults`,
-      args: [input(pipelineId)],
+      args: [awsProvisionInput(pipelineId, apiUrl)],
     });
     await within(fault.exited, 180_000, () => progressOf(handle, 'the fault worker never died'));
     assert.equal(fault.child.signalCode, 'SIGKILL', fault.output());
@@ -239,7 +232,7 @@ describe('aws-target provisioning under worker SIGKILLs (real processes, moto)',
     assert.ok(hit.attempt >= 2, `the kill cost ${c.step} an attempt (attempts: ${hit.attempt})`);
 
     const audit = await auditor.audit(pipelineId);
-    assertOneOfEach(audit, pipelineId);
+    assertOneOfEachWired(audit, pipelineId);
     await assertKeyStored(pipelineId);
     if (stale !== undefined)
       assert.notEqual(await auditor.secretValue(awsNames(pipelineId).sshKeySecret), stale);
@@ -282,23 +275,6 @@ describe('aws-target provisioning under worker SIGKILLs (real processes, moto)',
       tags: awsTags(pipelineId, 'ssh'),
     });
     return value;
-  }
-
-  /** Exactly one of each aws resource, wired to each other. */
-  function assertOneOfEach(a: AwsAudit, pipelineId: string): void {
-    const names = awsNames(pipelineId);
-    assert.equal(a.securityGroups.length, 2, 'client and kafka security groups');
-    assert.deepEqual(a.keyPairs, [names.keyPair]);
-    assert.deepEqual(a.roles, [names.role]);
-    assert.deepEqual(a.instanceProfiles, [{ name: names.instanceProfile, roles: [names.role] }]);
-    assert.deepEqual(a.secrets, [names.apiTokenSecret, names.sshKeySecret].sort());
-    assert.equal(a.clusters.length, 1, `clusters: ${a.clusters.join(', ')}`);
-    assert.equal(a.restApis.length, 1, `REST APIs: ${a.restApis.join(', ')}`);
-    assert.equal(a.instances.length, 1, `instances: ${a.instances.map((i) => i.id).join(', ')}`);
-    const host = a.instances[0]!;
-    assert.match(host.profileArn ?? '', new RegExp(`instance-profile/${names.instanceProfile}$`));
-    assert.equal(host.keyName, names.keyPair);
-    assert.ok(a.securityGroups.includes(host.groups[0]!), 'the host is in its security group');
   }
 
   /** The secret holds the private key of the key pair EC2 has now (its public half matches). */

@@ -2,14 +2,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { QUALITY_GATE_FAILED } from '../../src/activities/commit-partition';
 import type { NightlyActivities } from '../../src/activities/nightly-activities';
 import { bucketFor } from '../../src/domain/tables';
 import { backfill, type BackfillInput, type BackfillResult } from '../../src/workflows/backfill';
-import { createTimeSkippingEnv, withMockedWorker } from '../helpers/time-skipping';
+import { invalidInput, useTimeSkippingEnv, withMockedWorker } from '../helpers/time-skipping';
 
 type Mocks = Pick<
   NightlyActivities,
@@ -67,35 +65,20 @@ function dayMocks(options: { finished?: string[]; gateFailsOn?: string } = {}) {
 
 describe('backfill workflow (time-skipping, mocked activities)', function () {
   this.timeout(60_000);
-  let env: TestWorkflowEnvironment;
-
-  before(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const env = useTimeSkippingEnv();
 
   const start = (
     taskQueue: string,
     input: Omit<BackfillInput, 'pipelineId'>,
     pipelineId?: string,
   ) =>
-    env.client.workflow.execute(backfill, {
+    env().client.workflow.execute(backfill, {
       taskQueue,
       workflowId: `backfill-${randomUUID()}`,
       args: [{ pipelineId: pipelineId ?? randomBytes(6).toString('hex'), ...input }],
     });
   const run = (activities: Mocks, input: Omit<BackfillInput, 'pipelineId'>, pipelineId?: string) =>
-    withMockedWorker(env, activities, (taskQueue) => start(taskQueue, input, pipelineId));
-
-  const invalidInput = (pattern: RegExp) => (err: unknown) => {
-    assert.ok(err instanceof WorkflowFailedError);
-    assert.ok(err.cause instanceof ApplicationFailure);
-    assert.equal(err.cause.type, 'InvalidInput');
-    assert.match(err.cause.message, pattern);
-    return true;
-  };
+    withMockedWorker(env(), activities, (taskQueue) => start(taskQueue, input, pipelineId));
 
   it('runs every day from..to once, continuing as new every daysPerRun days with the days carried', async () => {
     const m = dayMocks({ finished: ['2026-10-31'], gateFailsOn: '2026-11-02' });
@@ -157,7 +140,7 @@ describe('backfill workflow (time-skipping, mocked activities)', function () {
 
   it('refuses bounds that are not days, reversed, or longer than ten years, before any day', async () => {
     const m = dayMocks();
-    await withMockedWorker(env, m.activities, async (taskQueue) => {
+    await withMockedWorker(env(), m.activities, async (taskQueue) => {
       const refused = (input: Omit<BackfillInput, 'pipelineId'>, pattern: RegExp, id?: string) =>
         assert.rejects(start(taskQueue, input, id), invalidInput(pattern));
       // One after the other: concurrent waits on results upset the test server's time skipping.

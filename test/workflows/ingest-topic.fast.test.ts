@@ -13,7 +13,7 @@ import type {
 import { topicFor } from '../../src/domain/tables';
 import { ingestGroupId } from '../../src/domain/workflow-ids';
 import { ingestTopic, stopSignal, type IngestTopicInput } from '../../src/workflows/ingest-topic';
-import { createTimeSkippingEnv, withMockedWorker } from '../helpers/time-skipping';
+import { createTimeSkippingEnv, executeMocked } from '../helpers/time-skipping';
 
 /** The partitions' offsets: far ahead, so every batch leaves a backlog to drain. */
 const HIGH_WATERMARK = 1_000_000;
@@ -149,13 +149,10 @@ describe('ingestTopic workflow (time-skipping, mocked activities)', function () 
     const pipelineId = randomBytes(6).toString('hex');
     const sink = scriptedSink({ stopAfterBatchesInRun: { run: 1, batches: 6 } });
     const input: IngestTopicInput = { pipelineId, table: 'pin', maxHistoryEvents: 200 };
-    const result = await withMockedWorker(env(), sink.activities, (taskQueue) =>
-      env().client.workflow.execute(ingestTopic, {
-        taskQueue,
-        workflowId: `ingest-${pipelineId}-${randomUUID()}`,
-        args: [input],
-      }),
-    );
+    const result = await executeMocked(env(), sink.activities, ingestTopic, {
+      workflowId: `ingest-${pipelineId}-${randomUUID()}`,
+      args: [input],
+    });
 
     // One continue-as-new (history reached 200 events), then stopped in the second run.
     assert.equal(sink.runIds.length, 2);

@@ -2,9 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, defineSearchAttributeKey } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { RunAnalyticsInput } from '../../src/activities/analytics-activities';
 import type { PlanCleaningInput } from '../../src/activities/cleaning-activities';
 import {
@@ -14,7 +12,12 @@ import {
 import type { NightlyActivities } from '../../src/activities/nightly-activities';
 import { bucketFor, TABLES, type Table } from '../../src/domain/tables';
 import { nightlyBatch, type NightlyBatchInput } from '../../src/workflows/nightly-batch';
-import { createTimeSkippingEnv, withMockedWorker } from '../helpers/time-skipping';
+import {
+  executeMocked,
+  invalidInput,
+  useTimeSkippingEnv,
+  workflowFailure,
+} from '../helpers/time-skipping';
 
 type Mocks = Pick<
   NightlyActivities,
@@ -78,37 +81,19 @@ function nightlyMocks(options: { gateFails?: Table } = {}) {
 
 describe('nightlyBatch workflow (time-skipping, mocked activities)', function () {
   this.timeout(60_000);
-  let env: TestWorkflowEnvironment;
-
-  before(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const env = useTimeSkippingEnv();
 
   const newPipelineId = () => randomBytes(6).toString('hex');
 
   /** A run as the schedule starts it (no date; its nominal time as a search attribute). */
   const run = (activities: Mocks, input: NightlyBatchInput, scheduledAt?: Date) =>
-    withMockedWorker(env, activities, (taskQueue) =>
-      env.client.workflow.execute(nightlyBatch, {
-        taskQueue,
-        workflowId: `nightly-${input.pipelineId}-${randomUUID()}`,
-        args: [input],
-        ...(scheduledAt
-          ? { typedSearchAttributes: [{ key: ScheduledStart, value: scheduledAt }] }
-          : {}),
-      }),
-    );
-
-  const invalidInput = (pattern: RegExp) => (err: unknown) => {
-    assert.ok(err instanceof WorkflowFailedError);
-    assert.ok(err.cause instanceof ApplicationFailure);
-    assert.equal(err.cause.type, 'InvalidInput');
-    assert.match(err.cause.message, pattern);
-    return true;
-  };
+    executeMocked(env(), activities, nightlyBatch, {
+      workflowId: `nightly-${input.pipelineId}-${randomUUID()}`,
+      args: [input],
+      ...(scheduledAt
+        ? { typedSearchAttributes: [{ key: ScheduledStart, value: scheduledAt }] }
+        : {}),
+    });
 
   const scheduled: [string, string][] = [
     ['2026-11-25T02:00:00Z', '2026-11-24'],
@@ -171,14 +156,12 @@ describe('nightlyBatch workflow (time-skipping, mocked activities)', function ()
     await assert.rejects(
       run(m.activities, { pipelineId: newPipelineId(), date: '2026-11-24' }),
       (err: unknown) => {
-        assert.ok(err instanceof WorkflowFailedError);
-        assert.ok(err.cause instanceof ApplicationFailure);
-        assert.equal(err.cause.type, 'NightlyTableFailed');
+        const failure = workflowFailure(err, 'NightlyTableFailed');
         assert.equal(
-          err.cause.message,
+          failure.message,
           'nightly 2026-11-24: analytics skipped because geo: geo 2026-11-24: quality gate failed: ind_is_integer (1 of 3 rows: ind present and a non-negative integer)',
         );
-        const [{ tables }] = err.cause.details as [{ tables: Record<string, unknown> }];
+        const [{ tables }] = failure.details as [{ tables: Record<string, unknown> }];
         assert.deepEqual(Object.keys(tables).sort(), ['pin', 'user']);
         return true;
       },

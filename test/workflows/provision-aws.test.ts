@@ -1,19 +1,13 @@
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import assert from 'node:assert/strict';
-import { duckDbS3OptionsFrom } from '../../src/activities/analytics-activities';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
-import { TemporalControl } from '../../src/adapters/temporal-control';
-import { createIngestServer, type IngestServer } from '../../src/api/server';
+import { Worker } from '@temporalio/worker';
+import type { Adapters } from '../../src/adapters/create-adapters';
 import { awsNames } from '../../src/domain/aws-resources';
 import { CONFIG_FILE } from '../../src/domain/client-user-data';
 import type { ProvisionInput } from '../../src/domain/provision-input';
 import { AWS_ONLY_STEPS } from '../../src/domain/provision-steps';
 import { TABLES, topicFor } from '../../src/domain/tables';
 import type { IamPort } from '../../src/ports/iam';
-import { createActivities } from '../../src/workers/create-activities';
 import {
   abortUpdate,
   progressQuery,
@@ -23,17 +17,24 @@ import {
 } from '../../src/workflows/provision-pipeline';
 import { teardownPipeline } from '../../src/workflows/teardown-pipeline';
 import {
+  AWS_RESOURCE_KINDS,
   AwsAuditor,
   MotoMskWithActivation,
+  activitiesWithMskDouble,
+  assertOneOfEachWired,
+  assertPlanCreates,
+  awsProvisionInput,
   emptyAudit,
   secureBrokers,
-  secureKafkaAt,
   type AwsAudit,
 } from '../helpers/aws-target';
-import { randomPipelineId } from '../helpers/ingest-fixtures';
-import { stackConfig } from '../helpers/stack';
-import { Worker } from '@temporalio/worker';
-import { createLocalEnv, workflowBundle, withTestWorker } from '../helpers/temporal';
+import {
+  saveHistory,
+  startProvisionStack,
+  tearDownPipelines,
+  type ProvisionStack,
+} from '../helpers/provision-stack';
+import { workflowBundle, withTestWorker } from '../helpers/temporal';
 
 /**
  * The aws target against moto (EC2, IAM, Secrets Manager, API Gateway, MSK), S3 on the local
@@ -43,79 +44,33 @@ import { createLocalEnv, workflowBundle, withTestWorker } from '../helpers/tempo
  */
 describe('provisionPipeline, aws target (moto; MSK activation and bootstrap servers by a double)', function () {
   this.timeout(300_000);
+  let provisioning: ProvisionStack | undefined;
   let env: TestWorkflowEnvironment;
   let adapters: Adapters;
-  let control: TemporalControl;
-  let api: IngestServer;
-  let apiUrl: string;
   let auditor: AwsAuditor;
-  const pipelines: string[] = [];
 
   before(async () => {
-    env = await createLocalEnv();
-    adapters = createAdapters(stackConfig());
-    control = new TemporalControl(env.client);
-    api = createIngestServer({ kafka: adapters.kafka });
-    apiUrl = `http://127.0.0.1:${(await api.listen(0, '127.0.0.1')).port}`;
+    provisioning = await startProvisionStack();
+    ({ env, adapters } = provisioning);
     auditor = new AwsAuditor();
   });
 
   after(async () => {
-    const acts = activitiesWith(new MotoMskWithActivation(adapters.aws.msk, secureBrokers(), 1));
-    await withTestWorker(env, acts, async (taskQueue) => {
-      await Promise.all(
-        pipelines.map((pipelineId) =>
-          env.client.workflow.execute(teardownPipeline, {
-            taskQueue,
-            workflowId: `cleanup-${pipelineId}`,
-            args: [{ pipelineId, deleteData: true }],
-          }),
-        ),
-      );
-    }).catch((err: unknown) => console.error('cleanup failed:', err));
+    if (provisioning) {
+      const msk = new MotoMskWithActivation(adapters.aws.msk, secureBrokers(), 1);
+      await tearDownPipelines(env, activitiesWith(msk), provisioning.pipelines);
+    }
     auditor?.destroy();
-    await api?.close();
-    await adapters?.close();
-    await env?.teardown();
+    await provisioning?.close();
   });
 
-  function activitiesWith(
+  const activitiesWith = (
     msk: MotoMskWithActivation,
     overrides: { iam?: IamPort; profileWaitMs?: number } = {},
-  ) {
-    return createActivities({
-      ...adapters,
-      aws: {
-        ...adapters.aws,
-        msk,
-        ...(overrides.iam ? { iam: overrides.iam } : {}),
-        ...(overrides.profileWaitMs !== undefined
-          ? { profileWaitMs: overrides.profileWaitMs }
-          : {}),
-      },
-      kafkaAt: secureKafkaAt,
-      control,
-      duckdb: duckDbS3OptionsFrom(stackConfig()),
-    });
-  }
-
-  function newPipeline(): string {
-    const id = randomPipelineId();
-    pipelines.push(id);
-    return id;
-  }
-
-  const input = (pipelineId: string, extra: Partial<ProvisionInput> = {}): ProvisionInput => ({
-    pipelineId,
-    target: 'aws',
-    // The stage URL cannot be reached from here: the endpoint step checks this one instead.
-    endpoint: { url: apiUrl },
-    clientHost: { imageId: 'ami-12c6146b', readyTimeoutSeconds: 60 },
-    aws: { sshCidr: '203.0.113.7/32', kafka: { pollSeconds: 1 } },
-    ingestion: { start: false },
-    schedule: { enabled: false },
-    ...extra,
-  });
+  ) => activitiesWithMskDouble(adapters, provisioning!.control, msk, overrides);
+  const newPipeline = () => provisioning!.newPipeline();
+  const input = (pipelineId: string, extra: Partial<ProvisionInput> = {}) =>
+    awsProvisionInput(pipelineId, provisioning!.apiUrl, extra);
 
   async function provision(
     taskQueue: string,
@@ -128,35 +83,13 @@ describe('provisionPipeline, aws target (moto; MSK activation and bootstrap serv
       workflowId,
       args: [pi],
     });
-    if (saveAs) await saveHistory(workflowId, saveAs);
+    if (saveAs) await saveHistory(env.client, workflowId, saveAs);
     return result;
   }
 
-  /** With PINPIPE_SAVE_HISTORIES=1, keeps a run's history as a replay fixture. */
-  async function saveHistory(workflowId: string, name: string): Promise<void> {
-    if (!process.env.PINPIPE_SAVE_HISTORIES) return;
-    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    const file = path.resolve(__dirname, '../fixtures/histories', `${name}.json`);
-    writeFileSync(file, historyToJSON(history));
-  }
-
-  /** Exactly one of each aws resource, wired to each other. */
-  function assertOneOfEach(a: AwsAudit, pipelineId: string): void {
-    const names = awsNames(pipelineId);
-    assert.equal(a.securityGroups.length, 2, 'client and kafka security groups');
-    assert.deepEqual(a.keyPairs, [names.keyPair]);
-    assert.deepEqual(a.roles, [names.role]);
-    assert.deepEqual(a.instanceProfiles, [{ name: names.instanceProfile, roles: [names.role] }]);
-    assert.deepEqual(a.secrets, [names.apiTokenSecret, names.sshKeySecret].sort());
-    assert.equal(a.clusters.length, 1);
-    assert.equal(a.restApis.length, 1);
-    assert.equal(a.instances.length, 1);
-    const host = a.instances[0]!;
-    assert.match(host.profileArn ?? '', new RegExp(`instance-profile/${names.instanceProfile}$`));
-    assert.equal(host.keyName, names.keyPair);
-    assert.equal(host.groups.length, 1);
-    assert.ok(a.securityGroups.includes(host.groups[0]!), 'the host is in its security group');
-  }
+  /** Exactly one of each aws resource, wired to each other, the host in one group. */
+  const assertOneOfEach = (a: AwsAudit, pipelineId: string) =>
+    assertOneOfEachWired(a, pipelineId, { oneGroup: true });
 
   it('creates every resource once, a rerun changes nothing, teardown leaves nothing tagged', async () => {
     const pipelineId = newPipeline();
@@ -185,17 +118,7 @@ describe('provisionPipeline, aws target (moto; MSK activation and bootstrap serv
 
       // The inventory owns every aws resource (the cluster too: pinpipe created it).
       const owned = new Set(first.inventory!.owned.map((e) => e.kind));
-      for (const kind of [
-        'security-group',
-        'kafka-cluster',
-        'secret',
-        'key-pair',
-        'iam-role',
-        'instance-profile',
-        'rest-api',
-        'instance',
-      ])
-        assert.ok(owned.has(kind as never), `inventory owns a ${kind}`);
+      for (const kind of AWS_RESOURCE_KINDS) assert.ok(owned.has(kind), `inventory owns a ${kind}`);
 
       // No secret in the user data; services as the unprivileged user; config readable by it only.
       const userData = await auditor.userData(audit.instances[0]!.id);
@@ -228,7 +151,7 @@ describe('provisionPipeline, aws target (moto; MSK activation and bootstrap serv
         args: [{ pipelineId, deleteData: true }],
       });
       assert.ok(down);
-      await saveHistory(`teardown-${pipelineId}`, 'teardown-pipeline-aws');
+      await saveHistory(env.client, `teardown-${pipelineId}`, 'teardown-pipeline-aws');
       assert.deepEqual(await auditor.audit(pipelineId), emptyAudit());
     });
   });
@@ -239,20 +162,7 @@ describe('provisionPipeline, aws target (moto; MSK activation and bootstrap serv
     await withTestWorker(env, activitiesWith(msk), async (taskQueue) => {
       const plan = await provision(taskQueue, input(pipelineId, { mode: 'plan' }));
       assert.equal(plan.status, 'planned');
-      const kinds = plan.resources.filter((r) => r.outcome === 'create').map((r) => r.kind);
-      for (const kind of [
-        'security-group',
-        'kafka-cluster',
-        'secret',
-        'key-pair',
-        'iam-role',
-        'instance-profile',
-        'rest-api',
-        'instance',
-        'bucket',
-        'topic',
-      ])
-        assert.ok(kinds.includes(kind as never), `plan lists ${kind}: ${kinds.join(', ')}`);
+      assertPlanCreates(plan, [...AWS_RESOURCE_KINDS, 'bucket', 'topic']);
       assert.deepEqual(await auditor.audit(pipelineId), emptyAudit());
       for (const step of AWS_ONLY_STEPS) {
         assert.ok(plan.steps.find((s) => s.step === step)?.status === 'done', step);
@@ -299,7 +209,7 @@ describe('provisionPipeline, aws target (moto; MSK activation and bootstrap serv
       const handle = env.client.workflow.getHandle<typeof provisionPipeline>(workflowId);
       assert.equal((await handle.result()).status, 'completed');
     });
-    await saveHistory(workflowId, 'provision-pipeline-aws-cluster-wait');
+    await saveHistory(env.client, workflowId, 'provision-pipeline-aws-cluster-wait');
     assert.equal((await auditor.audit(pipelineId)).clusters.length, 1);
   });
 

@@ -28,7 +28,7 @@ import {
   type ProvisionResult,
   type ProvisionStatus,
 } from '../../src/workflows/provision-pipeline';
-import { createTimeSkippingEnv, withMockedWorker } from '../helpers/time-skipping';
+import { useTimeSkippingEnv, withMockedWorker } from '../helpers/time-skipping';
 
 type Activities = ProvisionActivities & AwsProvisionActivities & TeardownActivities;
 type Name = keyof Activities;
@@ -175,14 +175,7 @@ function progressFromActivity(env: TestWorkflowEnvironment): Promise<ProvisionPr
 
 describe('provisionPipeline workflow (time-skipping, mocked activities)', function () {
   this.timeout(60_000);
-  let env: TestWorkflowEnvironment;
-
-  before(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const env = useTimeSkippingEnv();
 
   /**
    * Starts a run and hands `fn` its handle. Time is not skipped while `fn` only queries: the test
@@ -194,8 +187,8 @@ describe('provisionPipeline workflow (time-skipping, mocked activities)', functi
     input: ProvisionInput,
     fn: (handle: WorkflowHandle<typeof provisionPipeline>) => Promise<T>,
   ): Promise<T> {
-    return withMockedWorker(env, activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(provisionPipeline, {
+    return withMockedWorker(env(), activities, async (taskQueue) => {
+      const handle = await env().client.workflow.start(provisionPipeline, {
         taskQueue,
         workflowId: `provision-${input.pipelineId}-${randomUUID()}`,
         args: [input],
@@ -218,7 +211,7 @@ describe('provisionPipeline workflow (time-skipping, mocked activities)', functi
       if (p.status === status) return p;
       if (look === 200)
         throw new Error(`the run is ${p.status} at ${p.currentStep}, not ${status}`);
-      await env.sleep(stepMs);
+      await env().sleep(stepMs);
     }
   }
 
@@ -332,7 +325,7 @@ describe('provisionPipeline workflow (time-skipping, mocked activities)', functi
     let calls = 0;
     const { activities } = mockActivities({
       async ensureBucket(input) {
-        seen.push(stateOf(await progressFromActivity(env), 'bucket'));
+        seen.push(stateOf(await progressFromActivity(env()), 'bucket'));
         if (++calls < 3) throw new Error(`S3 unavailable (${calls})`);
         return result([created('bucket', input.bucket)]);
       },
@@ -476,7 +469,7 @@ describe('provisionPipeline workflow (time-skipping, mocked activities)', functi
         });
       },
       async describeKafkaCluster(input) {
-        const p = await progressFromActivity(env);
+        const p = await progressFromActivity(env());
         summaries.push(stateOf(p, 'kafka-cluster').summary);
         assert.equal(stateOf(p, 'kafka-cluster').status, 'running');
         return { arn: input.arn, state: ++looks <= 5 ? 'CREATING' : 'ACTIVE' };

@@ -1,19 +1,15 @@
-import { duckDbS3OptionsFrom } from '../../src/activities/analytics-activities';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
+import type { Adapters } from '../../src/adapters/create-adapters';
 import { createEc2Client } from '../../src/adapters/ec2-client';
-import { TemporalControl } from '../../src/adapters/temporal-control';
-import { createIngestServer, type IngestServer } from '../../src/api/server';
+import type { TemporalControl } from '../../src/adapters/temporal-control';
 import type { ProvisionInput } from '../../src/domain/provision-input';
 import { AWS_ONLY_STEPS } from '../../src/domain/provision-steps';
-import { createActivities } from '../../src/workers/create-activities';
+import type { createActivities } from '../../src/workers/create-activities';
 import {
   abortUpdate,
   progressQuery,
@@ -22,10 +18,15 @@ import {
   type ProvisionResult,
 } from '../../src/workflows/provision-pipeline';
 import { teardownPipeline } from '../../src/workflows/teardown-pipeline';
-import { randomPipelineId } from '../helpers/ingest-fixtures';
 import { auditPipeline, fullyProvisioned, nothingLeft } from '../helpers/provision-audit';
+import {
+  saveHistory,
+  startProvisionStack,
+  tearDownPipelines,
+  type ProvisionStack,
+} from '../helpers/provision-stack';
 import { repoRoot, stackConfig } from '../helpers/stack';
-import { createLocalEnv, withTestWorker } from '../helpers/temporal';
+import { withTestWorker } from '../helpers/temporal';
 
 /**
  * provisionPipeline and teardownPipeline on the real stack: versitygw, Kafka, moto for EC2, the
@@ -34,55 +35,30 @@ import { createLocalEnv, withTestWorker } from '../helpers/temporal';
  */
 describe('provisionPipeline / teardownPipeline workflows (real stack, moto for EC2)', function () {
   this.timeout(300_000);
+  let provisioning: ProvisionStack | undefined;
   let env: TestWorkflowEnvironment;
   let adapters: Adapters;
   let control: TemporalControl;
-  let api: IngestServer;
-  let apiUrl: string;
   let activities: ReturnType<typeof createActivities>;
-  const pipelines: string[] = [];
 
   before(async () => {
-    env = await createLocalEnv();
-    adapters = createAdapters(stackConfig());
-    control = new TemporalControl(env.client);
-    api = createIngestServer({ kafka: adapters.kafka });
-    apiUrl = `http://127.0.0.1:${(await api.listen(0, '127.0.0.1')).port}`;
-    activities = createActivities({
-      ...adapters,
-      control,
-      duckdb: duckDbS3OptionsFrom(stackConfig()),
-    });
+    provisioning = await startProvisionStack();
+    ({ env, adapters, control } = provisioning);
+    activities = provisioning.activities();
   });
 
   after(async () => {
     // Leave nothing behind, whatever a failed test did.
-    await withTestWorker(env, activities, async (taskQueue) => {
-      await Promise.all(
-        pipelines.map((pipelineId) =>
-          env.client.workflow.execute(teardownPipeline, {
-            taskQueue,
-            workflowId: `cleanup-${pipelineId}`,
-            args: [{ pipelineId, deleteData: true }],
-          }),
-        ),
-      );
-    }).catch((err: unknown) => console.error('cleanup failed:', err));
-    await api?.close();
-    await adapters?.close();
-    await env?.teardown();
+    if (provisioning) await tearDownPipelines(env, activities, provisioning.pipelines);
+    await provisioning?.close();
   });
 
-  function newPipeline(): string {
-    const id = randomPipelineId();
-    pipelines.push(id);
-    return id;
-  }
+  const newPipeline = () => provisioning!.newPipeline();
 
   const input = (pipelineId: string, extra: Partial<ProvisionInput> = {}): ProvisionInput => ({
     pipelineId,
     target: 'local',
-    endpoint: { url: apiUrl },
+    endpoint: { url: provisioning!.apiUrl },
     // Idle ingestion batches rotate fast, so teardown's graceful stops return in seconds.
     ingestion: { rotateIntervalMs: 2_000 },
     ...extra,
@@ -111,16 +87,8 @@ describe('provisionPipeline / teardownPipeline workflows (real stack, moto for E
       workflowId,
       args: [{ pipelineId, deleteData }],
     });
-    if (!deleteData) await saveHistory(workflowId, 'teardown-pipeline-keep-data');
+    if (!deleteData) await saveHistory(env.client, workflowId, 'teardown-pipeline-keep-data');
     return result;
-  }
-
-  /** With PINPIPE_SAVE_HISTORIES=1, keeps a run's history as a replay fixture. */
-  async function saveHistory(workflowId: string, name: string): Promise<void> {
-    if (!process.env.PINPIPE_SAVE_HISTORIES) return;
-    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    const file = path.resolve(__dirname, '../fixtures/histories', `${name}.json`);
-    writeFileSync(file, historyToJSON(history));
   }
 
   const outcomes = (r: ProvisionResult) => r.resources.map((x) => `${x.kind}:${x.outcome}`);
@@ -340,7 +308,7 @@ describe('provisionPipeline / teardownPipeline workflows (real stack, moto for E
         stack('up');
       }
       const result = await handle.result();
-      await saveHistory(handle.workflowId, 'provision-pipeline-corrected');
+      await saveHistory(env.client, handle.workflowId, 'provision-pipeline-corrected');
       assert.equal(result.status, 'completed');
       const host = result.steps.find((s) => s.step === 'client-host')!;
       assert.ok(host.attempt >= 2, `attempt ${host.attempt}`);
@@ -371,7 +339,7 @@ describe('provisionPipeline / teardownPipeline workflows (real stack, moto for E
       const accepted = await handle.executeUpdate(abortUpdate);
       assert.equal(accepted.removing, 4); // bucket + three topics
       const result = await handle.result();
-      await saveHistory(handle.workflowId, 'provision-pipeline-aborted');
+      await saveHistory(env.client, handle.workflowId, 'provision-pipeline-aborted');
       assert.equal(result.status, 'aborted');
       assert.deepEqual(
         result.steps.filter((s) => !AWS_ONLY_STEPS.has(s.step)).map((s) => s.status),

@@ -3,26 +3,18 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type {
   ProbeActivities,
   ProbeKafkaInput,
   ProbeObjectStoreInput,
 } from '../../src/activities/probe-activities';
 import { stackProbe, type StackProbeInput } from '../../src/workflows/stack-probe';
-import { createTimeSkippingEnv, withMockedWorker } from '../helpers/time-skipping';
+import { executeMocked, useTimeSkippingEnv } from '../helpers/time-skipping';
 
 /** stackProbe with mocked activities: what it asks each service, and what it reports. */
 describe('stackProbe workflow (time-skipping, mocked activities)', function () {
   this.timeout(60_000);
-  let env: TestWorkflowEnvironment;
-
-  before(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const env = useTimeSkippingEnv();
 
   interface Calls {
     s3: ProbeObjectStoreInput[];
@@ -63,13 +55,10 @@ describe('stackProbe workflow (time-skipping, mocked activities)', function () {
     input?: StackProbeInput,
     workflowId: string = randomUUID(),
   ) =>
-    withMockedWorker(env, activities, (taskQueue) =>
-      env.client.workflow.execute(stackProbe, {
-        taskQueue,
-        workflowId,
-        args: input === undefined ? [] : [input],
-      }),
-    );
+    executeMocked(env(), activities, stackProbe, {
+      workflowId,
+      args: input === undefined ? [] : [input],
+    });
 
   it('probes the default bucket and topic with one body naming the run, and reports each service', async () => {
     const { calls, activities } = mocks();

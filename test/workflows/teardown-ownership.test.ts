@@ -1,22 +1,23 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { duckDbS3OptionsFrom } from '../../src/activities/analytics-activities';
-import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
-import { TemporalControl } from '../../src/adapters/temporal-control';
-import { createIngestServer, type IngestServer } from '../../src/api/server';
+import type { Adapters } from '../../src/adapters/create-adapters';
+import type { TemporalControl } from '../../src/adapters/temporal-control';
 import { INVENTORY_KEY } from '../../src/domain/inventory';
 import type { ProvisionInput } from '../../src/domain/provision-input';
 import { TABLES, bucketFor, topicFor } from '../../src/domain/tables';
-import { createActivities } from '../../src/workers/create-activities';
+import type { createActivities } from '../../src/workers/create-activities';
 import { provisionPipeline } from '../../src/workflows/provision-pipeline';
 import { teardownPipeline, type TeardownInput } from '../../src/workflows/teardown-pipeline';
 import { randomPipelineId } from '../helpers/ingest-fixtures';
 import { auditPipeline, fullyProvisioned, nothingLeft } from '../helpers/provision-audit';
-import { stackConfig, uniqueName } from '../helpers/stack';
-import { createLocalEnv, withTestWorker } from '../helpers/temporal';
+import {
+  saveHistory,
+  startProvisionStack,
+  tearDownPipelines,
+  type ProvisionStack,
+} from '../helpers/provision-stack';
+import { uniqueName } from '../helpers/stack';
+import { withTestWorker } from '../helpers/temporal';
 
 /**
  * Teardown removes only what is provably the pipeline's own, on the real stack (moto for EC2,
@@ -25,55 +26,31 @@ import { createLocalEnv, withTestWorker } from '../helpers/temporal';
  */
 describe('teardownPipeline removes only what is provably its own (real stack)', function () {
   this.timeout(300_000);
+  let provisioning: ProvisionStack | undefined;
   let env: TestWorkflowEnvironment;
   let adapters: Adapters;
   let control: TemporalControl;
-  let api: IngestServer;
-  let apiUrl: string;
   let activities: ReturnType<typeof createActivities>;
-  const pipelines: string[] = [];
   const foreign = { instances: [] as string[], topics: [] as string[], buckets: [] as string[] };
 
   before(async () => {
-    env = await createLocalEnv();
-    adapters = createAdapters(stackConfig());
-    control = new TemporalControl(env.client);
-    api = createIngestServer({ kafka: adapters.kafka });
-    apiUrl = `http://127.0.0.1:${(await api.listen(0, '127.0.0.1')).port}`;
-    activities = createActivities({
-      ...adapters,
-      control,
-      duckdb: duckDbS3OptionsFrom(stackConfig()),
-    });
+    provisioning = await startProvisionStack();
+    ({ env, adapters, control } = provisioning);
+    activities = provisioning.activities();
   });
 
   after(async () => {
-    await withTestWorker(env, activities, async (taskQueue) => {
-      for (const pipelineId of pipelines) {
-        await env.client.workflow.execute(teardownPipeline, {
-          taskQueue,
-          workflowId: `cleanup-${pipelineId}`,
-          // Adopted ones too, should a failed test have left any.
-          args: [
-            {
-              pipelineId,
-              deleteData: true,
-              includeAdopted: [
-                bucketFor(pipelineId),
-                ...TABLES.map((t) => topicFor(pipelineId, t)),
-              ],
-            },
-          ],
-        });
-      }
-    }).catch((err: unknown) => console.error('cleanup failed:', err));
-    // What the tests made as foreign resources, removed directly.
-    await adapters.ec2.terminateInstances(foreign.instances).catch(() => undefined);
-    await adapters.kafka.deleteTopics(foreign.topics).catch(() => undefined);
-    for (const b of foreign.buckets) await emptyAndDelete(b).catch(() => undefined);
-    await api?.close();
-    await adapters?.close();
-    await env?.teardown();
+    if (provisioning) {
+      // Adopted ones too, should a failed test have left any.
+      await tearDownPipelines(env, activities, provisioning.pipelines, (pipelineId) => ({
+        includeAdopted: [bucketFor(pipelineId), ...TABLES.map((t) => topicFor(pipelineId, t))],
+      }));
+      // What the tests made as foreign resources, removed directly.
+      await adapters.ec2.terminateInstances(foreign.instances).catch(() => undefined);
+      await adapters.kafka.deleteTopics(foreign.topics).catch(() => undefined);
+      for (const b of foreign.buckets) await emptyAndDelete(b).catch(() => undefined);
+    }
+    await provisioning?.close();
   });
 
   async function emptyAndDelete(bucket: string): Promise<void> {
@@ -84,16 +61,12 @@ describe('teardownPipeline removes only what is provably its own (real stack)', 
     await adapters.store.deleteBucket(bucket);
   }
 
-  function newPipeline(): string {
-    const id = randomPipelineId();
-    pipelines.push(id);
-    return id;
-  }
+  const newPipeline = () => provisioning!.newPipeline();
 
   const input = (pipelineId: string, extra: Partial<ProvisionInput> = {}): ProvisionInput => ({
     pipelineId,
     target: 'local',
-    endpoint: { url: apiUrl },
+    endpoint: { url: provisioning!.apiUrl },
     ingestion: { rotateIntervalMs: 2_000 },
     ...extra,
   });
@@ -116,11 +89,7 @@ describe('teardownPipeline removes only what is provably its own (real stack)', 
       workflowId,
       args: [args],
     });
-    if (saveAs && process.env.PINPIPE_SAVE_HISTORIES) {
-      const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-      const file = path.resolve(__dirname, '../fixtures/histories', `${saveAs}.json`);
-      writeFileSync(file, historyToJSON(history));
-    }
+    if (saveAs) await saveHistory(env.client, workflowId, saveAs);
     return result;
   }
 

@@ -1,9 +1,6 @@
 /* eslint-disable @typescript-eslint/require-await -- mocked activities are async like the real ones, most only return */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type {
   RecordInventoryInput,
   RemoveResourceInput,
@@ -18,7 +15,7 @@ import {
   type TeardownInput,
   type TeardownResult,
 } from '../../src/workflows/teardown-pipeline';
-import { createTimeSkippingEnv, withMockedWorker } from '../helpers/time-skipping';
+import { executeMocked, invalidInput, useTimeSkippingEnv } from '../helpers/time-skipping';
 
 const INSTANCE = 'i-0123456789abcdef0';
 const STRANGER = 'i-0fedcba987654321f';
@@ -103,26 +100,16 @@ const kindOrder = (removals: RemoveResourceInput[]) =>
 
 describe('teardownPipeline workflow (time-skipping, mocked activities)', function () {
   this.timeout(60_000);
-  let env: TestWorkflowEnvironment;
-
-  before(async () => {
-    env = await createTimeSkippingEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const env = useTimeSkippingEnv();
 
   const run = (
     activities: ReturnType<typeof teardownMocks>['activities'],
     input: TeardownInput,
   ): Promise<TeardownResult> =>
-    withMockedWorker(env, activities, (taskQueue) =>
-      env.client.workflow.execute(teardownPipeline, {
-        taskQueue,
-        workflowId: `teardown-${input.pipelineId}-${randomUUID()}`,
-        args: [input],
-      }),
-    );
+    executeMocked(env(), activities, teardownPipeline, {
+      workflowId: `teardown-${input.pipelineId}-${randomUUID()}`,
+      args: [input],
+    });
   const newPipelineId = () => randomBytes(6).toString('hex');
 
   it('without deleteData: removes the owned resources in order, keeps the data, refuses what is not provably the pipeline’s', async () => {
@@ -234,13 +221,10 @@ describe('teardownPipeline workflow (time-skipping, mocked activities)', functio
 
   it('refuses an ill-formed pipeline id before loading anything', async () => {
     const m = teardownMocks(inventoryOf(newPipelineId()));
-    await assert.rejects(run(m.activities, { pipelineId: '../etc' }), (err: unknown) => {
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.ok(err.cause instanceof ApplicationFailure);
-      assert.equal(err.cause.type, 'InvalidInput');
-      assert.match(err.cause.message, /pipelineId: expected 12 lowercase hex characters/);
-      return true;
-    });
+    await assert.rejects(
+      run(m.activities, { pipelineId: '../etc' }),
+      invalidInput(/pipelineId: expected 12 lowercase hex characters/),
+    );
     assert.equal(m.removals.length, 0);
   });
 });
