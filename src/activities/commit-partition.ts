@@ -18,7 +18,7 @@ import {
   parseCleanManifest,
   type CleanManifest,
 } from '../domain/clean-zone';
-import { DEFAULT_GATES, GateTally, rowCountGate, type GateResult } from '../domain/quality-gates';
+import { DEFAULT_GATES, commitGates, type GateResult } from '../domain/quality-gates';
 import type { Table } from '../domain/tables';
 import type { ObjectStore } from '../ports/object-store';
 import { withHeartbeatClock } from './heartbeat-clock';
@@ -121,11 +121,13 @@ export function createCommitPartition(deps: {
             quarantined: input.counts.quarantined,
             duplicates: input.counts.rowsIn - rowsOut,
           };
-          const tally = new GateTally(deps.gates[input.table]);
-          tally.restore(input.gateState);
-          const gates = [...tally.results(), rowCountGate(counts)];
-          const failed = gates.filter((g) => g.status === 'failed');
-          if (failed.length > 0) {
+          const { gates, failure } = commitGates(
+            deps.gates[input.table],
+            input.gateState,
+            counts,
+            `${input.table} ${input.date}`,
+          );
+          if (failure !== undefined) {
             await store.put({
               bucket: input.bucket,
               key: `${staging}_gates.json`,
@@ -135,11 +137,7 @@ export function createCommitPartition(deps: {
             throw ApplicationFailure.create({
               type: QUALITY_GATE_FAILED,
               nonRetryable: true,
-              message:
-                `${input.table} ${input.date}: quality gate failed: ` +
-                failed
-                  .map((g) => `${g.name} (${g.failed} of ${g.checked} rows: ${g.description})`)
-                  .join('; '),
+              message: failure,
               details: [gates],
             });
           }

@@ -199,3 +199,30 @@ export function rowCountGate(counts: {
     status: failed === 0 ? 'pass' : 'failed',
   };
 }
+
+export interface CommitGates {
+  /** Every gate of the table, the row-count reconciliation last. */
+  gates: GateResult[];
+  /** Why the commit must not happen; undefined when no `fail` gate failed. */
+  failure?: string;
+}
+
+/**
+ * The commit's decision: the shards' tallies restored, the row counts reconciled, and the
+ * message naming each failed gate. One place, so the commit activity and the tests that stand in
+ * for it decide alike.
+ */
+export function commitGates<T extends Table>(
+  expectations: readonly Expectation<T>[],
+  gateState: { checked: number; failed: number[] },
+  counts: Parameters<typeof rowCountGate>[0],
+  where: string,
+): CommitGates {
+  const tally = new GateTally(expectations);
+  tally.restore(gateState);
+  const gates = [...tally.results(), rowCountGate(counts)];
+  const failed = gates.filter((g) => g.status === 'failed');
+  if (failed.length === 0) return { gates };
+  const named = failed.map((g) => `${g.name} (${g.failed} of ${g.checked} rows: ${g.description})`);
+  return { gates, failure: `${where}: quality gate failed: ${named.join('; ')}` };
+}

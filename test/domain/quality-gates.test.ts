@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import type { CleanGeo, CleanPin, CleanUser } from '../../src/domain/cleaning';
-import { DEFAULT_GATES, GateTally, rowCountGate } from '../../src/domain/quality-gates';
+import {
+  DEFAULT_GATES,
+  GateTally,
+  commitGates,
+  rowCountGate,
+} from '../../src/domain/quality-gates';
 import { SEED_ROWS } from '../../src/domain/seed-fixture';
 
 const pin = (over: Partial<CleanPin>): CleanPin => ({ ...SEED_ROWS[0]!.clean.pin, ...over });
@@ -102,4 +107,26 @@ describe('quality gates', () => {
   for (const [what, c, status] of counts) {
     it(`row counts: ${what} → ${status}`, () => assert.equal(rowCountGate(c).status, status));
   }
+
+  it('commitGates: reconciled counts and no failed rows commit; an unaccounted record names its gate', () => {
+    const clean = { checked: 0, failed: DEFAULT_GATES.pin.map(() => 0) };
+    const ok = commitGates(
+      DEFAULT_GATES.pin,
+      clean,
+      { rawRecords: 3, rowsOut: 2, quarantined: 1, duplicates: 0 },
+      'pin 2026-11-23',
+    );
+    assert.equal(ok.failure, undefined);
+    assert.equal(ok.gates.at(-1)?.name, 'row_counts_reconcile');
+    const lost = commitGates(
+      DEFAULT_GATES.pin,
+      clean,
+      { rawRecords: 3, rowsOut: 1, quarantined: 1, duplicates: 0 },
+      'pin 2026-11-23',
+    );
+    assert.match(
+      lost.failure ?? '',
+      /^pin 2026-11-23: quality gate failed: row_counts_reconcile \(1 of 3 rows: /,
+    );
+  });
 });

@@ -15,7 +15,7 @@ import {
 } from '../../src/activities/commit-partition';
 import type { NightlyActivities } from '../../src/activities/nightly-activities';
 import type { CleanGeo, CleanPin, CleanRecordMap } from '../../src/domain/cleaning';
-import { DEFAULT_GATES, GateTally, rowCountGate } from '../../src/domain/quality-gates';
+import { DEFAULT_GATES, GateTally, commitGates } from '../../src/domain/quality-gates';
 import { bucketFor, type Table } from '../../src/domain/tables';
 import { shardTaskQueue } from '../../src/domain/workflow-ids';
 import {
@@ -112,19 +112,17 @@ function cleaningDay<T extends Table>(table: T, shards: CleanRecordMap[T][][]) {
         quarantined: input.counts.quarantined,
         duplicates: input.counts.rowsIn - distinct.size,
       };
-      const tally = new GateTally(DEFAULT_GATES[input.table]);
-      tally.restore(input.gateState);
-      const gates = [...tally.results(), rowCountGate(counts)];
-      const failed = gates.filter((g) => g.status === 'failed');
-      if (failed.length > 0) {
+      const { gates, failure } = commitGates(
+        DEFAULT_GATES[input.table],
+        input.gateState,
+        counts,
+        `${input.table} ${input.date}`,
+      );
+      if (failure !== undefined) {
         throw ApplicationFailure.create({
           type: QUALITY_GATE_FAILED,
           nonRetryable: true,
-          message:
-            `${input.table} ${input.date}: quality gate failed: ` +
-            failed
-              .map((g) => `${g.name} (${g.failed} of ${g.checked} rows: ${g.description})`)
-              .join('; '),
+          message: failure,
           details: [gates],
         });
       }
