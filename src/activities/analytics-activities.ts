@@ -15,7 +15,7 @@ import {
   cleanTablePrefix,
   parseCleanManifest,
 } from '../domain/clean-zone';
-import { TABLES, type Table } from '../domain/tables';
+import { s3Url, TABLES, type Table } from '../domain/tables';
 import type { ObjectStore } from '../ports/object-store';
 
 /**
@@ -100,7 +100,7 @@ export function createAnalyticsActivities(deps: AnalyticsActivitiesDeps) {
       }
       if (manifest.table !== table) throw bad(`it is for table ${manifest.table}`);
       for (const file of manifest.files) {
-        const url = `s3://${bucket}/${file.key}`;
+        const url = s3Url(bucket, file.key);
         try {
           parquetPathSql(url); // refuses glob characters: DuckDB would read other files
         } catch (err) {

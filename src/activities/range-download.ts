@@ -1,4 +1,5 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import { RangeCutter, streamStart, type ShardRange } from '../domain/clean-shards';
@@ -34,15 +35,24 @@ export async function downloadRanges(
   progress: { bytes: number; range: number },
 ): Promise<DownloadedRange[]> {
   const out: DownloadedRange[] = [];
-  let sink: WriteStream | undefined;
+  // The current file's bytes, written with one call when it closes: a write per HTTP chunk
+  // (~64 KiB) cost twice the transfer itself (measured: 54 MB in 150 ms of CPU, 55 ms without).
+  let pending: Uint8Array[] = [];
   let current: DownloadedRange | undefined;
   const close = async () => {
-    if (!sink) return;
-    sink.end();
-    await once(sink, 'close');
-    sink = undefined;
+    if (!current) return;
+    const file = current.file;
+    const chunks = pending;
+    pending = [];
+    current = undefined;
+    const handle = await open(file, 'w');
+    try {
+      await handle.writev(chunks);
+    } finally {
+      await handle.close();
+    }
   };
-  const open = (source: string, baseOffset: number) => {
+  const start = (source: string, baseOffset: number) => {
     current = {
       file: path.join(dir, `input-${String(out.length).padStart(5, '0')}.ndjson`),
       source,
@@ -50,46 +60,38 @@ export async function downloadRanges(
       bytes: 0,
     };
     out.push(current);
-    sink = createWriteStream(current.file);
   };
-  const write = async (bytes: Uint8Array) => {
+  const write = (bytes: Uint8Array) => {
     if (bytes.length === 0) return;
     current!.bytes += bytes.length;
     progress.bytes += bytes.length;
-    if (!sink!.write(bytes)) await once(sink!, 'drain');
+    pending.push(bytes);
   };
-  try {
-    for (const [i, range] of ranges.entries()) {
-      progress.range = i;
-      if (range.end <= range.start) continue;
-      const body = await store.getStream({ bucket, key: range.key, start: streamStart(range) });
-      if (!body) throw new Error(`raw object s3://${bucket}/${range.key} is in the plan but gone`);
-      const cutter = new RangeCutter(range);
-      for await (const chunk of body) {
-        let kept = cutter.push(chunk);
-        if (kept.length > 0 && !sink) {
-          await close();
-          open(range.key, cutter.firstLineAt!);
-        }
-        // Roll over to a new file at a line end once this one is big enough.
-        while (current && current.bytes + kept.length > FILE_BYTES) {
-          const room = FILE_BYTES - current.bytes;
-          let cut = room > 0 ? kept.lastIndexOf(NEWLINE, room - 1) + 1 : 0;
-          if (cut === 0) cut = kept.indexOf(NEWLINE) + 1; // a long line: end it first
-          if (cut === 0) break; // no line ends in this chunk: keep writing
-          await write(kept.subarray(0, cut));
-          const next = current.baseOffset + current.bytes;
-          await close();
-          kept = kept.subarray(cut);
-          open(range.key, next);
-        }
-        await write(kept);
-        if (cutter.done) break; // aborts the rest of the request
+  for (const [i, range] of ranges.entries()) {
+    progress.range = i;
+    if (range.end <= range.start) continue;
+    const body = await store.getStream({ bucket, key: range.key, start: streamStart(range) });
+    if (!body) throw new Error(`raw object s3://${bucket}/${range.key} is in the plan but gone`);
+    const cutter = new RangeCutter(range);
+    for await (const chunk of body) {
+      let kept = cutter.push(chunk);
+      if (kept.length > 0 && !current) start(range.key, cutter.firstLineAt!);
+      // Roll over to a new file at a line end once this one is big enough.
+      while (current && current.bytes + kept.length > FILE_BYTES) {
+        const room = FILE_BYTES - current.bytes;
+        let cut = room > 0 ? kept.lastIndexOf(NEWLINE, room - 1) + 1 : 0;
+        if (cut === 0) cut = kept.indexOf(NEWLINE) + 1; // a long line: end it first
+        if (cut === 0) break; // no line ends in this chunk: keep writing
+        write(kept.subarray(0, cut));
+        const next = current.baseOffset + current.bytes;
+        await close();
+        kept = kept.subarray(cut);
+        start(range.key, next);
       }
-      await close(); // each object's lines in files of their own (the file names its source)
+      write(kept);
+      if (cutter.done) break; // aborts the rest of the request
     }
-  } finally {
-    await close();
+    await close(); // each object's lines in files of their own (the file names its source)
   }
   return out.filter((f) => f.bytes > 0);
 }

@@ -7,7 +7,7 @@
  *     → { rawRecords, rowsIn, quarantined, gateState: { checked, failed[] } }
  *
  * - inputs: local files, each holding whole lines of raw object `source` starting at byte
- *   `baseOffset` of it. Lines end at LF; a CR before the LF is dropped; empty lines are skipped
+ *   `baseOffset` of it, or whole S3 objects read in place (no copy through JS or the disk). Lines end at LF; a CR before the LF is dropped; empty lines are skipped
  *   and not counted. Every other line counts in `rawRecords`.
  * - parquetOut: the kept rows (valid, and no drop gate failed) with the exact clean schema
  *   (clean-schema.ts), the row of each distinct kept line once, in no particular order: exact
@@ -59,7 +59,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import { AGE_TOO_LARGE, NOT_JSON, NOT_UTF8, UNPAIRED_SURROGATE } from '../domain/clean-line';
 import { CLEAN_COLUMNS } from '../domain/cleaning';
 import { PIN_PLACEHOLDERS, SAVE_LOCATION_PREFIX, USER_INFO_ERROR } from '../domain/placeholders';
@@ -70,7 +70,10 @@ import { cleanSchema, SQL_TYPE } from './clean-schema';
 import { quoteIdentifier as id, quoteString as str } from './sql-text';
 
 export interface CleanSqlInput {
-  /** A local NDJSON file of whole lines. */
+  /**
+   * A local NDJSON file of whole lines, or a whole S3 object `s3://bucket/key` that DuckDB reads
+   * in place (see readableInPlace; the connection needs S3 access).
+   */
   file: string;
   /** The raw object the lines come from (the quarantine's `source`). */
   source: string;
@@ -840,6 +843,15 @@ const NEWLINE = 0x0a;
 const RETURN = 0x0d;
 /** read_text expands globs and a leading `~`: such a path is read by JS instead. */
 const EXPANDED = /[*?[\]{}]|^~/;
+const isRemote = (file: string) => file.startsWith('s3://');
+
+/**
+ * Whether `cleanWithSql` can read the S3 object at `url` in place (DuckDB's httpfs, on a
+ * connection opened with S3 access): a URL without glob characters, which read_text would expand.
+ */
+export function readableInPlace(url: string): boolean {
+  return isRemote(url) && !EXPANDED.test(url);
+}
 
 interface Range {
   start: number;
@@ -927,7 +939,19 @@ class TextFiles {
   constructor(
     private readonly connection: DuckDBConnection,
     private readonly tables: Tables,
+    /** A local directory for the pieces of remote inputs. */
+    private readonly scratch: string,
   ) {}
+
+  /** An S3 object's bytes, through DuckDB's own S3 access (only on the rare non-UTF-8 path). */
+  private async fetch(url: string): Promise<Buffer> {
+    const reader = await this.connection.runAndReadAll(
+      `SELECT content FROM read_blob(${str(url)})`,
+    );
+    const value = reader.getRows()[0]?.[0];
+    if (!(value instanceof DuckDBBlobValue)) throw new Error(`could not read ${url}`);
+    return Buffer.from(value.bytes);
+  }
 
   private appender(table: string) {
     return this.connection.createAppender(table, 'main', 'temp');
@@ -947,9 +971,14 @@ class TextFiles {
         sources.appendVarchar(input.source);
         sources.appendBigInt(BigInt(input.baseOffset));
         sources.endRow();
-        const { size } = await stat(input.file);
+        // An S3 object is read in place (httpfs); its caller chose it for its size.
+        const remote = isRemote(input.file);
+        if (remote && !readableInPlace(input.file)) {
+          throw new Error(`${input.file} cannot be read in place (glob characters): download it`);
+        }
+        const size = remote ? 0 : (await stat(input.file)).size;
         // A path given twice is cut the second time: each text file must be read once.
-        const direct = size <= DIRECT_BYTES && !EXPANDED.test(input.file);
+        const direct = (remote || size <= DIRECT_BYTES) && !EXPANDED.test(input.file);
         if (direct && !this.read.has(input.file)) {
           this.read.add(input.file);
           this.files.push({ file: input.file, src, piece: this.piece++, start: 0, direct: true });
@@ -965,10 +994,12 @@ class TextFiles {
 
   /** Reads a file in JS and writes its pieces (and set-aside lines) for DuckDB. */
   private async cut(src: number, file: string): Promise<void> {
-    const buffer = await readFile(file);
+    const buffer = isRemote(file) ? await this.fetch(file) : await readFile(file);
     const split = splitInput(buffer);
-    // Beside the input: its file system had room for it.
-    this.dir ??= await mkdtemp(join(dirname(file), '.pinpipe-pieces-'));
+    // Beside the (first) local input, whose file system had room for it; else beside the outputs.
+    this.dir ??= await mkdtemp(
+      join(isRemote(file) ? this.scratch : dirname(file), '.pinpipe-pieces-'),
+    );
     for (const range of split.pieces) {
       const piece = join(this.dir, `${this.piece}.ndjson`);
       await writeFile(piece, buffer.subarray(range.start, range.end));
@@ -1055,7 +1086,7 @@ export async function cleanWithSql<T extends Table>(
     fast: `pinpipe_fast_${tag}`,
     slow: `pinpipe_slow_${tag}`,
   };
-  const texts = new TextFiles(connection, t);
+  const texts = new TextFiles(connection, t, dirname(options.parquetOut));
   try {
     await texts.load(options.inputs);
     // Each distinct line is cleaned once (cleanLine is a function of the line's text): a day

@@ -72,6 +72,11 @@ export function bucketFor(pipelineId: string): string {
   return `user-${assertPipelineId(pipelineId)}-bucket`;
 }
 
+/** `s3://<bucket>/<key>`: how DuckDB's httpfs names an object it reads in place. */
+export function s3Url(bucket: string, key: string): string {
+  return `s3://${bucket}/${key}`;
+}
+
 /** The 13 pin categories of the source. */
 export const CATEGORIES = [
   'education',

@@ -20,7 +20,8 @@ export function createActivities(
   return {
     ...createProbeActivities(adapters),
     ...createSinkActivities(adapters),
-    ...createNightlyActivities(adapters),
+    // The raw zone is the S3 bucket DuckDB reaches too: shards read whole objects in place.
+    ...createNightlyActivities({ ...adapters, readInPlace: adapters.duckdb }),
     ...createProvisionActivities(adapters),
     ...createTeardownActivities(adapters),
     // Without AWS clients (tests of the local target) the aws steps' activities are absent.

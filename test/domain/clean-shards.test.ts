@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import {
+  IN_PLACE_MAX_BYTES,
   planShards,
   RangeCutter,
+  readsInPlace,
   streamStart,
   type ShardRange,
 } from '../../src/domain/clean-shards';
@@ -128,4 +130,31 @@ describe('RangeCutter: every line belongs to exactly one range', () => {
       assert.equal(kept.join(''), text, `case ${n}: ranges ${JSON.stringify(shards)}`);
     }
   });
+});
+
+describe('readsInPlace', () => {
+  const cases: [name: string, range: ShardRange, size: number | undefined, expected: boolean][] = [
+    ['a whole small object', { key: 'k', start: 0, end: 100 }, 100, true],
+    [
+      'a whole object at the limit',
+      { key: 'k', start: 0, end: IN_PLACE_MAX_BYTES },
+      IN_PLACE_MAX_BYTES,
+      true,
+    ],
+    [
+      'a whole object over the limit',
+      { key: 'k', start: 0, end: IN_PLACE_MAX_BYTES + 1 },
+      IN_PLACE_MAX_BYTES + 1,
+      false,
+    ],
+    ['the first piece of a split object', { key: 'k', start: 0, end: 50 }, 100, false],
+    ['a later piece', { key: 'k', start: 50, end: 100 }, 100, false],
+    ['an object the plan does not know', { key: 'k', start: 0, end: 100 }, undefined, false],
+    ['an empty object', { key: 'k', start: 0, end: 0 }, 0, true],
+  ];
+  for (const [name, range, size, expected] of cases) {
+    it(`${name}: ${expected ? 'in place' : 'downloaded'}`, () => {
+      assert.equal(readsInPlace(range, size), expected);
+    });
+  }
 });

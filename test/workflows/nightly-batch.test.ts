@@ -97,6 +97,8 @@ describe('nightlyBatch workflow (API → Kafka → raw zone → clean zone → a
           scratchDir: scratch,
           gates,
           duckdb: duckDbS3OptionsFrom(stackConfig()),
+          // As the worker runs it: shards read whole raw objects in place.
+          readInPlace: duckDbS3OptionsFrom(stackConfig()),
         }),
       },
       fn,
