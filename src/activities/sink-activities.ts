@@ -56,14 +56,8 @@ export interface SinkBatchInput {
   budgetMs?: number;
 }
 
-export interface SinkBatchResult {
-  flushed: boolean;
-  /** Everything below is durable (raw zone or quarantine). */
-  nextOffset: number;
-  highWatermark: number;
-  /** When not flushed: how long until the pending batch is due. */
-  waitMs?: number;
-  pending: number;
+/** The counts a sink batch adds up: in its result, and in the checkpoint a retry resumes from. */
+export interface SinkTallies {
   recordsWritten: number;
   quarantined: number;
   objectsWritten: number;
@@ -75,6 +69,30 @@ export interface SinkBatchResult {
    * Offsets without data records (transaction markers, aborted transactions) are not counted.
    */
   skipped: number;
+}
+
+const TALLY_FIELDS = [
+  'recordsWritten',
+  'quarantined',
+  'objectsWritten',
+  'objectsAdopted',
+  'bytesWritten',
+  'skipped',
+] as const satisfies readonly (keyof SinkTallies)[];
+
+/** The tallies of `from`, 0 for any it lacks (an older checkpoint). */
+function talliesOf(from: Partial<SinkTallies>): SinkTallies {
+  return Object.fromEntries(TALLY_FIELDS.map((k) => [k, from[k] ?? 0])) as unknown as SinkTallies;
+}
+
+export interface SinkBatchResult extends SinkTallies {
+  flushed: boolean;
+  /** Everything below is durable (raw zone or quarantine). */
+  nextOffset: number;
+  highWatermark: number;
+  /** When not flushed: how long until the pending batch is due. */
+  waitMs?: number;
+  pending: number;
   /** A few of the keys written, for the activity result in the Web UI; never records. */
   sampleKeys: string[];
 }
@@ -95,41 +113,19 @@ const READ_WAIT_MS = 2_000;
 const DEFAULT_BUDGET_MS = 5_000;
 
 /** What an attempt reports as durable while it runs; a retry resumes from it. */
-interface SinkCheckpoint {
+interface SinkCheckpoint extends SinkTallies {
   nextOffset: number;
-  recordsWritten: number;
-  quarantined: number;
-  objectsWritten: number;
-  objectsAdopted: number;
-  bytesWritten: number;
-  skipped: number;
 }
 
 /** The checkpoint an attempt reports: everything below `nextOffset` is durable. */
 function checkpointOf(nextOffset: number, result: SinkBatchResult): SinkCheckpoint {
-  return {
-    nextOffset,
-    recordsWritten: result.recordsWritten,
-    quarantined: result.quarantined,
-    objectsWritten: result.objectsWritten,
-    objectsAdopted: result.objectsAdopted,
-    bytesWritten: result.bytesWritten,
-    skipped: result.skipped,
-  };
+  return { nextOffset, ...talliesOf(result) };
 }
 
 function lastCheckpoint(fromOffset: number): SinkCheckpoint | undefined {
   const details = Context.current().info.heartbeatDetails as Partial<SinkCheckpoint> | undefined;
   if (typeof details?.nextOffset !== 'number' || details.nextOffset <= fromOffset) return undefined;
-  return {
-    nextOffset: details.nextOffset,
-    recordsWritten: details.recordsWritten ?? 0,
-    quarantined: details.quarantined ?? 0,
-    objectsWritten: details.objectsWritten ?? 0,
-    objectsAdopted: details.objectsAdopted ?? 0,
-    bytesWritten: details.bytesWritten ?? 0,
-    skipped: details.skipped ?? 0,
-  };
+  return { nextOffset: details.nextOffset, ...talliesOf(details) };
 }
 
 export function createSinkActivities(deps: {

@@ -405,18 +405,7 @@ function lz4Bounded(data: Buffer, cap: number): Buffer {
 }
 
 function lz4Frames(data: Buffer): Lz4Frame[] {
-  const frames: Lz4Frame[] = [];
-  const corrupt = (why: string) => new CorruptBatchError('lz4', why);
-  for (let at = 0; at < data.length;) {
-    if (at + 7 > data.length) throw corrupt('frame header cut short');
-    const magic = data.readUInt32LE(at);
-    if ((magic & 0xfffffff0) === 0x184d2a50) {
-      if (at + 8 > data.length) throw corrupt('skippable frame cut short');
-      at += 8 + data.readUInt32LE(at + 4);
-      if (at > data.length) throw corrupt('skippable frame cut short');
-      continue;
-    }
-    if (magic !== LZ4_MAGIC) throw corrupt(`no LZ4 frame magic at byte ${at}`);
+  return scanFrames<Lz4Frame>(data, 'lz4', LZ4_MAGIC, 7, (at, corrupt) => {
     const flg = data[at + 4]!;
     const bd = data[at + 5]!;
     if (flg >> 6 !== 1) throw corrupt(`frame version ${flg >> 6}`);
@@ -445,16 +434,8 @@ function lz4Frames(data: Buffer): Lz4Frame[] {
       p += size + (blockChecksum ? 4 : 0);
       if (p > data.length) throw corrupt('block cut short');
     }
-    if (flg & 0x04) p += 4; // content checksum
-    if (p > data.length) throw corrupt('content checksum cut short');
-    if (frame.declared !== undefined && frame.declared > frame.bound) {
-      throw corrupt(`content size ${frame.declared} is more than its blocks can hold`);
-    }
-    frames.push(frame);
-    at = p;
-  }
-  if (frames.length === 0) throw corrupt('no frame');
-  return frames;
+    return { frame, end: p, checksum: (flg & 0x04) !== 0 };
+  });
 }
 
 /**
@@ -602,17 +583,7 @@ function zstdBounded(data: Buffer, cap: number): Buffer {
 }
 
 function zstdFrames(data: Buffer): ZstdFrame[] {
-  const frames: ZstdFrame[] = [];
-  const corrupt = (why: string) => new CorruptBatchError('zstd', why);
-  for (let at = 0; at < data.length;) {
-    if (at + 8 > data.length) throw corrupt('frame header cut short');
-    const magic = data.readUInt32LE(at);
-    if ((magic & 0xfffffff0) === 0x184d2a50) {
-      at += 8 + data.readUInt32LE(at + 4);
-      if (at > data.length) throw corrupt('skippable frame cut short');
-      continue;
-    }
-    if (magic !== ZSTD_MAGIC) throw corrupt(`no zstd frame magic at byte ${at}`);
+  return scanFrames<ZstdFrame>(data, 'zstd', ZSTD_MAGIC, 8, (at, corrupt) => {
     const fhd = data[at + 4]!;
     if (fhd & 0x08) throw corrupt('reserved bit set in the frame header');
     const singleSegment = (fhd & 0x20) !== 0;
@@ -651,7 +622,47 @@ function zstdFrames(data: Buffer): ZstdFrame[] {
       p += type === 1 ? 1 : size;
       if (p > data.length) throw corrupt('block cut short');
     }
-    if (fhd & 0x04) p += 4; // content checksum
+    return { frame, end: p, checksum: (fhd & 0x04) !== 0 };
+  });
+}
+
+/** A frame's size as declared, and the most its blocks can decode to. */
+interface FrameBounds {
+  declared?: number;
+  bound: number;
+}
+
+/**
+ * The frames of an LZ4 or zstd stream (skippable frames skipped): `readFrame` reads one frame's
+ * header and blocks from `at` and says where they end and whether a content checksum follows;
+ * then the frame's declared size must fit what its blocks can hold.
+ */
+function scanFrames<F extends FrameBounds>(
+  data: Buffer,
+  codec: 'lz4' | 'zstd',
+  magic: number,
+  headerBytes: number,
+  readFrame: (
+    at: number,
+    corrupt: (why: string) => CorruptBatchError,
+  ) => { frame: F; end: number; checksum: boolean },
+): F[] {
+  const frames: F[] = [];
+  const corrupt = (why: string) => new CorruptBatchError(codec, why);
+  for (let at = 0; at < data.length;) {
+    if (at + headerBytes > data.length) throw corrupt('frame header cut short');
+    const found = data.readUInt32LE(at);
+    if ((found & 0xfffffff0) === 0x184d2a50) {
+      if (at + 8 > data.length) throw corrupt('skippable frame cut short');
+      at += 8 + data.readUInt32LE(at + 4);
+      if (at > data.length) throw corrupt('skippable frame cut short');
+      continue;
+    }
+    if (found !== magic) {
+      throw corrupt(`no ${codec === 'lz4' ? 'LZ4' : 'zstd'} frame magic at byte ${at}`);
+    }
+    const { frame, end, checksum } = readFrame(at, corrupt);
+    const p = end + (checksum ? 4 : 0);
     if (p > data.length) throw corrupt('content checksum cut short');
     if (frame.declared !== undefined && frame.declared > frame.bound) {
       throw corrupt(`content size ${frame.declared} is more than its blocks can hold`);

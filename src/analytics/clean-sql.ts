@@ -260,6 +260,26 @@ function cleanColumnsSql(table: Table): [name: string, expression: string][] {
 }
 
 /**
+ * Two CTEs, `named` and `gated`: the clean columns of the rows of `from` where `where` holds
+ * (NULL elsewhere) beside the columns `keep`, then the gate columns over them.
+ */
+function cleanedAndGatedSql(
+  table: Table,
+  gateSql: readonly string[],
+  o: { where: string; keep: string; from: string },
+): string {
+  const columns = cleanColumnsSql(table).map(
+    ([name, sql]) => `CASE WHEN ${o.where} THEN ${sql} END AS ${id(name)}`,
+  );
+  return `named AS (
+  SELECT ${o.keep},
+    ${columns.join(',\n    ')}
+  FROM ${o.from}
+), gated AS (
+  SELECT *${gateColumnsSql(gateSql, o.where)} FROM named`;
+}
+
+/**
  * The lines of `texts` (columns `keys` and `text`): `keys`, `ord` (the line's index in its text),
  * `len` (its bytes, CR included) and `line` (without the CR).
  */
@@ -412,14 +432,7 @@ WITH parsed AS (
   FROM derived
 ), cleaned AS (
   SELECT line, n, valid, ${clean.join(', ')} FROM checked
-), named AS (
-  SELECT line, n, valid,
-    ${cleanColumnsSql(table)
-      .map(([name, sql]) => `CASE WHEN valid THEN ${sql} END AS ${id(name)}`)
-      .join(', ')}
-  FROM cleaned
-), gated AS (
-  SELECT *${gateColumnsSql(gateSql, 'valid')} FROM named
+), ${cleanedAndGatedSql(table, gateSql, { where: 'valid', keep: 'line, n, valid', from: 'cleaned' })}
 ), judged AS (
   SELECT *, valid${dropped.map((g) => ` AND ${g}`).join('')} AS ok FROM gated
 )
@@ -794,14 +807,11 @@ WITH fast AS (
 ), reached AS (
   SELECT *, coalesce(json_ok AND top = 'object' AND issues IS NULL AND unfit IS NULL, false) AS reached
   FROM judged
-), clean AS (
-  SELECT line, n, parsed, json_ok, top, issues, unfit, reached,
-    ${cleanColumnsSql(table)
-      .map(([name, sql]) => `CASE WHEN reached THEN ${sql} END AS ${id(name)}`)
-      .join(',\n    ')}
-  FROM reached
-), gated AS (
-  SELECT *${gateColumnsSql(gateSql, 'reached')} FROM clean
+), ${cleanedAndGatedSql(table, gateSql, {
+    where: 'reached',
+    keep: 'line, n, parsed, json_ok, top, issues, unfit, reached',
+    from: 'reached',
+  })}
 ), reasoned AS (
   SELECT *, CASE
     WHEN NOT json_ok THEN CASE WHEN parsed THEN ${str(NOT_JSON)} ELSE ${unparsedReasonSql()} END

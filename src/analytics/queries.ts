@@ -79,6 +79,32 @@ const TOP_USER_BY_COUNTRY = `
     QUALIFY rank() OVER (PARTITION BY country ORDER BY follower_count DESC) = 1
   )`;
 
+/**
+ * The most frequent pin category (ties all kept) per group, over pin ⋈ `other` on ind: the group
+ * `name` is `expression`, rows where `where` holds and the category is known; ordered by `order`.
+ */
+function mostPopularCategorySql(o: {
+  name: string;
+  expression: string;
+  other: 'geo AS g' | '"user" AS u';
+  where: string;
+  order?: string;
+}): string {
+  const alias = o.other.slice(-1);
+  return `
+      WITH counts AS (
+        SELECT ${o.expression} AS ${o.name}, p.category, count(*) AS category_count
+        FROM pin AS p
+        JOIN ${o.other} ON ${alias}.ind = p.ind
+        WHERE ${o.where} AND p.category IS NOT NULL
+        GROUP BY ${o.expression}, p.category
+      )
+      SELECT ${o.name}, category, category_count
+      FROM counts
+      QUALIFY rank() OVER (PARTITION BY ${o.name} ORDER BY category_count DESC) = 1
+      ORDER BY ${o.order ?? o.name}, category, category_count`;
+}
+
 export const ANALYTICS_QUERIES: readonly AnalyticsQuery[] = [
   {
     id: '1',
@@ -87,18 +113,12 @@ export const ANALYTICS_QUERIES: readonly AnalyticsQuery[] = [
     columns: ['country', 'category', 'category_count'],
     // pin ⋈ geo on ind: the category is the pin's, the country the post's geolocation. Counts
     // are of joined (distinct) posts, whatever their follower_count (nulls included).
-    sql: `
-      WITH counts AS (
-        SELECT g.country, p.category, count(*) AS category_count
-        FROM pin AS p
-        JOIN geo AS g ON g.ind = p.ind
-        WHERE g.country IS NOT NULL AND p.category IS NOT NULL
-        GROUP BY g.country, p.category
-      )
-      SELECT country, category, category_count
-      FROM counts
-      QUALIFY rank() OVER (PARTITION BY country ORDER BY category_count DESC) = 1
-      ORDER BY country, category, category_count`,
+    sql: mostPopularCategorySql({
+      name: 'country',
+      expression: 'g.country',
+      other: 'geo AS g',
+      where: 'g.country IS NOT NULL',
+    }),
   },
   {
     id: '2',
@@ -106,19 +126,12 @@ export const ANALYTICS_QUERIES: readonly AnalyticsQuery[] = [
     title: `Most popular category per post year, ${POST_YEARS.from}–${POST_YEARS.to}`,
     columns: ['post_year', 'category', 'category_count'],
     // pin ⋈ geo on ind: the post's time is geo.timestamp (the pin has none); its UTC year.
-    sql: `
-      WITH counts AS (
-        SELECT year(g."timestamp") AS post_year, p.category, count(*) AS category_count
-        FROM pin AS p
-        JOIN geo AS g ON g.ind = p.ind
-        WHERE year(g."timestamp") BETWEEN ${POST_YEARS.from} AND ${POST_YEARS.to}
-          AND p.category IS NOT NULL
-        GROUP BY year(g."timestamp"), p.category
-      )
-      SELECT post_year, category, category_count
-      FROM counts
-      QUALIFY rank() OVER (PARTITION BY post_year ORDER BY category_count DESC) = 1
-      ORDER BY post_year, category, category_count`,
+    sql: mostPopularCategorySql({
+      name: 'post_year',
+      expression: 'year(g."timestamp")',
+      other: 'geo AS g',
+      where: `year(g."timestamp") BETWEEN ${POST_YEARS.from} AND ${POST_YEARS.to}`,
+    }),
   },
   {
     id: '3a',
@@ -153,23 +166,13 @@ export const ANALYTICS_QUERIES: readonly AnalyticsQuery[] = [
     columns: ['age_group', 'category', 'category_count'],
     // pin ⋈ user on ind: the category is the pin's, the age the poster's (the user record of the
     // same event). Under-18s belong to no group and are left out.
-    sql: `
-      WITH grouped AS (
-        SELECT ${ageGroupSql('u.age')} AS age_group, p.category
-        FROM pin AS p
-        JOIN "user" AS u ON u.ind = p.ind
-        WHERE p.category IS NOT NULL
-      ),
-      counts AS (
-        SELECT age_group, category, count(*) AS category_count
-        FROM grouped
-        WHERE age_group IS NOT NULL
-        GROUP BY age_group, category
-      )
-      SELECT age_group, category, category_count
-      FROM counts
-      QUALIFY rank() OVER (PARTITION BY age_group ORDER BY category_count DESC) = 1
-      ORDER BY ${AGE_GROUP_ORDER}, category, category_count`,
+    sql: mostPopularCategorySql({
+      name: 'age_group',
+      expression: ageGroupSql('u.age'),
+      other: '"user" AS u',
+      where: `${ageGroupSql('u.age')} IS NOT NULL`,
+      order: AGE_GROUP_ORDER,
+    }),
   },
   {
     id: '5',

@@ -5,6 +5,13 @@ import type { ActivityOptions } from '@temporalio/workflow';
  * decision made once and reviewed in one place. Bad input and bad config are thrown as
  * non-retryable ApplicationFailures by the activities themselves and are never retried.
  */
+/** Backoff for work that heartbeats and resumes from its checkpoint (each profile adds its bound). */
+const RESUMING_RETRY = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+} as const;
+
 export const activityProfiles = {
   /** A few requests to a data service (S3, Kafka): seconds each, retried through outages. */
   quickIo: {
@@ -23,12 +30,7 @@ export const activityProfiles = {
   longIo: {
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: '10 seconds',
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: 10,
-    },
+    retry: { ...RESUMING_RETRY, maximumAttempts: 10 },
   },
   /**
    * One shard of a nightly cleaning (bounded bytes: seconds of work). A shard that fails five
@@ -37,12 +39,7 @@ export const activityProfiles = {
   shard: {
     startToCloseTimeout: '15 minutes',
     heartbeatTimeout: '10 seconds',
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      maximumAttempts: 5,
-    },
+    retry: { ...RESUMING_RETRY, maximumInterval: '30 seconds', maximumAttempts: 5 },
   },
   /**
    * The ingestion sink: retried without limit on purpose, because a Kafka or S3 outage must not
@@ -52,11 +49,7 @@ export const activityProfiles = {
   sink: {
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: '10 seconds',
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-    },
+    retry: RESUMING_RETRY,
   },
   /** Cloud control-plane calls (EC2 and friends): slower, throttled, retried patiently. */
   controlPlane: {
