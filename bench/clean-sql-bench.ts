@@ -18,7 +18,7 @@ import { plainCleanSql } from './plain-clean-baseline';
  *   npx tsx bench/clean-sql-bench.ts [--rows 1000000] [--per-object 10000] [--unique] [--runs 3]
  *
  * Objects hold --per-object lines (the sink's default flush) and are packed into shards of up to
- * 64 MiB, as the nightly plans them. cleanWithSql runs as the cleaning activity runs it: a fresh
+ * 128 MiB, as the nightly plans them. cleanWithSql runs as the cleaning activity runs it: a fresh
  * DuckDB per shard, one thread, 256 MB. Two layouts are timed against the plain query with the
  * same cores: shards one after another (1 thread) against plain with 1 thread, and one shard per
  * core at once against plain with every core. Best of --runs. --unique makes every line distinct
@@ -26,7 +26,7 @@ import { plainCleanSql } from './plain-clean-baseline';
  * cleans each distinct line once): the worst case for cleanWithSql.
  */
 
-const SHARD_BYTES = 64 * 1024 * 1024;
+const SHARD_BYTES = 128 * 1024 * 1024;
 
 interface Options {
   rows: number;

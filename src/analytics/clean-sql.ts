@@ -26,8 +26,8 @@
  *   so each needs a SQL twin: DEFAULT_GATES' are built in (GATE_SQL); any other gate must carry
  *   `sql`, a boolean expression over the clean columns (it passes only when TRUE).
  *
- * Memory: meant for shards of up to ~64 MiB under a DuckDB memory_limit of 256 MB or more
- * (measured: 64 MiB of distinct pin lines in one file, 256 MB limit, 400 MB process RSS). DuckDB
+ * Memory: meant for shards of up to ~128 MiB under a DuckDB memory_limit of 256 MB or more
+ * (measured: 128 MiB of distinct pin lines, 512 MB limit shared by two slots, 574 MB RSS). DuckDB
  * holds the distinct lines and spills beyond its limit to the connection's temp_directory; JS
  * holds one input file at a time, and only one larger than DIRECT_BYTES. The call's tables are
  * temporary and dropped, its piece files removed, at the end.

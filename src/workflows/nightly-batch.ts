@@ -21,7 +21,7 @@ export interface NightlyBatchInput {
   /** The data day, YYYY-MM-DD. Scheduled runs leave it out: the day before the nominal time. */
   date?: string;
   bucket?: string;
-  /** Shard size and window of the per-table cleaning (defaults: 64 MiB, 2,000 objects, 4). */
+  /** Shard size and window of the per-table cleaning (defaults: 128 MiB, 2,000 objects, 4). */
   cleaning?: CleaningOptions;
 }
 
