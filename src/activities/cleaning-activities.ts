@@ -9,7 +9,12 @@ import {
   type CleanSqlInput,
   type SqlExpectation,
 } from '../analytics/clean-sql';
-import { DuckDbSetupError, sharedDuckDb, type DuckDbS3Options } from '../analytics/duckdb-session';
+import {
+  DuckDbSetupError,
+  sharedDuckDb,
+  type DuckDbS3Options,
+  type DuckDbSession,
+} from '../analytics/duckdb-session';
 import {
   cleaningPlanSchema,
   DEFAULT_SHARD_LIMITS,
@@ -118,6 +123,8 @@ export function createCleaningActivities(deps: CleaningDeps) {
       ...(s3 ? { s3 } : {}),
     });
   const engines = { local: engine(), s3: engine(deps.readInPlace) };
+  /** Why DuckDB could not be given S3 access, once it was refused (then shards download). */
+  let inPlaceRefused: string | undefined;
   // Every shard of a run reads the same plan: keep the last few in memory.
   const plans = new Map<string, Promise<CleaningPlan>>();
   const loadPlan = (bucket: string, key: string): Promise<CleaningPlan> => {
@@ -221,30 +228,31 @@ export function createCleaningActivities(deps: CleaningDeps) {
           () => ({ shard: input.shard, at: where(), ...progress }),
           async () => {
             const dir = await scratch();
+            let counts: ShardCounts;
             try {
-              progress.phase = 'downloading';
               const sizes = new Map(plan.inputs.map((o) => [o.key, o.size]));
-              const firstAttempt = Context.current().info.attempt === 1;
-              const inPlace = (r: ShardRange) =>
-                firstAttempt &&
-                deps.readInPlace !== undefined &&
-                readsInPlace(r, sizes.get(r.key)) &&
-                readableInPlace(s3Url(input.bucket, r.key));
-              const copied = ranges.filter((r) => !inPlace(r));
-              const files = await downloadRanges(store, input.bucket, copied, dir, progress);
-              // In the plan's order: the quarantine lists rejected lines in input order.
-              const inputs = ranges.flatMap((r): CleanSqlInput[] =>
-                inPlace(r)
-                  ? [{ file: s3Url(input.bucket, r.key), source: r.key, baseOffset: 0 }]
-                  : files.filter((f) => f.source === r.key),
+              const whole = (r: ShardRange) =>
+                readsInPlace(r, sizes.get(r.key)) && readableInPlace(s3Url(input.bucket, r.key));
+              // A first attempt reads whole objects in place; a retry downloads everything.
+              const db = await openSession(
+                Context.current().info.attempt === 1 && ranges.some(whole),
               );
-              progress.phase = 'cleaning';
-              const counts = await cleanFiles(
-                input.table,
-                inputs,
-                dir,
-                copied.length < ranges.length,
-              );
+              try {
+                const inPlace = (r: ShardRange) => db.remote && whole(r);
+                progress.phase = 'downloading';
+                const copied = ranges.filter((r) => !inPlace(r));
+                const files = await downloadRanges(store, input.bucket, copied, dir, progress);
+                // In the plan's order: the quarantine lists rejected lines in input order.
+                const inputs = ranges.flatMap((r): CleanSqlInput[] =>
+                  inPlace(r)
+                    ? [{ file: s3Url(input.bucket, r.key), source: r.key, baseOffset: 0 }]
+                    : files.filter((f) => f.source === r.key),
+                );
+                progress.phase = 'cleaning';
+                counts = await cleanFiles(db.session, input.table, inputs, dir);
+              } finally {
+                db.session.close();
+              }
               progress.phase = 'staging';
               if (counts.quarantined > 0) {
                 await store.putFile({
@@ -281,34 +289,43 @@ export function createCleaningActivities(deps: CleaningDeps) {
     }),
   };
 
+  /**
+   * A session of the shards' database: with S3 access when `remote` is asked for and can be set
+   * up. When it cannot (e.g. no key pair and no DuckDB `aws` extension for the credential chain),
+   * the shards download their objects instead, and the worker says why once.
+   */
+  async function openSession(
+    remote: boolean,
+  ): Promise<{ session: DuckDbSession; remote: boolean }> {
+    if (remote && deps.readInPlace !== undefined && inPlaceRefused === undefined) {
+      try {
+        return { session: await engines.s3.session(), remote: true };
+      } catch (err) {
+        if (!(err instanceof DuckDbSetupError)) throw err;
+        inPlaceRefused = err.message;
+        Context.current().log.warn(
+          `shards download their raw objects: DuckDB cannot read them in place: ${err.message}`,
+        );
+      }
+    }
+    return { session: await engines.local.session(), remote: false };
+  }
+
   async function cleanFiles(
+    db: DuckDbSession,
     table: Table,
     inputs: CleanSqlInput[],
     dir: string,
-    remote: boolean,
   ): Promise<ShardCounts> {
-    let db;
-    try {
-      db = await (remote ? engines.s3 : engines.local).session();
-    } catch (err) {
-      if (err instanceof DuckDbSetupError) {
-        throw ApplicationFailure.nonRetryable(err.message, 'DuckDbSetupFailed');
-      }
-      throw err;
-    }
-    try {
-      const result = await cleanWithSql(db.connection, {
-        table,
-        inputs,
-        parquetOut: path.join(dir, 'part.parquet'),
-        quarantineOut: path.join(dir, 'quarantine.ndjson'),
-        ...(deps.gates ? { gates: deps.gates[table] } : {}),
-      });
-      await stat(path.join(dir, 'part.parquet'));
-      return result;
-    } finally {
-      db.close();
-    }
+    const result = await cleanWithSql(db.connection, {
+      table,
+      inputs,
+      parquetOut: path.join(dir, 'part.parquet'),
+      quarantineOut: path.join(dir, 'quarantine.ndjson'),
+      ...(deps.gates ? { gates: deps.gates[table] } : {}),
+    });
+    await stat(path.join(dir, 'part.parquet'));
+    return result;
   }
 }
 

@@ -186,6 +186,45 @@ describe('activities/cleaning-activities: raw objects read in place (S3 server, 
     assert.equal(notUtf8.offset, first * 2 + second + broken + third, 'byte offset in its object');
   });
 
+  it('downloads instead when DuckDB cannot be given S3 access, and says why once', async () => {
+    const cleaning = createCleaningActivities({
+      store: counting(adapters.store),
+      scratchDir: dir,
+      readInPlace: {
+        ...duckDbS3OptionsFrom(stackConfig()),
+        httpfsExtension: path.join(dir, 'none'),
+      },
+    });
+    const run = 'runrefused01';
+    const plan = await activityAttempt().run(cleaning, 'planCleaning', {
+      bucket,
+      pipelineId,
+      table: 'pin',
+      date: DAY,
+      run,
+      limits: { maxShardBytes: 4_000 },
+    });
+    const warnings: string[] = [];
+    let raw = 0;
+    for (let shard = 0; shard < plan.shards; shard++) {
+      const attempt = activityAttempt();
+      const r = await attempt.run(cleaning, 'cleanShard', {
+        bucket,
+        table: 'pin',
+        date: DAY,
+        run,
+        planKey: cleanPlanKey('pin', DAY, run),
+        shard,
+      });
+      raw += r.rawRecords;
+      warnings.push(...attempt.logger.messages('WARN'));
+    }
+    assert.equal(raw, 50);
+    assert.ok(gets.includes(key(0, 0)) && gets.includes(key(0, 1000)), gets.join());
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /^shards download their raw objects: .*httpfs/);
+  });
+
   it('a retried shard downloads its objects instead of reading them in place', async () => {
     const retried = await cleanDay('runretried01', { inPlace: true, attempt: 2 });
     assert.ok(gets.includes(key(0, 0)) && gets.includes(key(0, 1000)), gets.join());
