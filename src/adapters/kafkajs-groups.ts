@@ -53,7 +53,20 @@ export class KafkajsGroups implements KafkaGroups {
 
   async fetchGroupOffsets(groupId: string, topic: string): Promise<ProducedOffset[]> {
     const admin = await this.admin();
-    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    // The group's coordinator can move (or not be elected yet, on a fresh broker): a retriable
+    // answer such as NOT_COORDINATOR is asked again, a few times, before it counts as a failure.
+    let entries;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        entries = await admin.fetchOffsets({ groupId, topics: [topic] });
+        break;
+      } catch (err) {
+        const retriable = (err as { retriable?: boolean } | undefined)?.retriable === true;
+        if (!retriable || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+    const [entry] = entries;
     return (entry?.partitions ?? [])
       .map((p) => ({ partition: p.partition, offset: Number(p.offset) }))
       .filter((p) => p.offset >= 0)
