@@ -7,6 +7,7 @@ import {
   type CleanShardInput,
 } from '../../src/activities/cleaning-activities';
 import { duckDbS3OptionsFrom } from '../../src/activities/analytics-activities';
+import { type DuckDbS3Options } from '../../src/analytics/duckdb-session';
 import { createAdapters, type Adapters } from '../../src/adapters/create-adapters';
 import { openDuckDb } from '../../src/analytics/duckdb-session';
 import { parquetPathSql } from '../../src/analytics/sql-text';
@@ -90,11 +91,14 @@ describe('activities/cleaning-activities: raw objects read in place (S3 server, 
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
   /** Plans run `run` and cleans every shard; the parts' rows and the quarantines, sorted. */
-  async function cleanDay(run: string, o: { inPlace: boolean; attempt?: number }) {
+  async function cleanDay(
+    run: string,
+    o: { inPlace: boolean; attempt?: number; s3?: Partial<DuckDbS3Options> },
+  ) {
     const cleaning = createCleaningActivities({
       store: counting(adapters.store),
       scratchDir: dir,
-      ...(o.inPlace ? { readInPlace: duckDbS3OptionsFrom(stackConfig()) } : {}),
+      ...(o.inPlace ? { readInPlace: { ...duckDbS3OptionsFrom(stackConfig()), ...o.s3 } } : {}),
     });
     const plan = await activityAttempt().run(cleaning, 'planCleaning', {
       bucket,
@@ -105,6 +109,7 @@ describe('activities/cleaning-activities: raw objects read in place (S3 server, 
       limits: { maxShardBytes: 4_000 },
     });
     const counts = [];
+    const warnings: string[] = [];
     const rows: string[] = [];
     const quarantine: string[] = [];
     for (let shard = 0; shard < plan.shards; shard++) {
@@ -116,11 +121,9 @@ describe('activities/cleaning-activities: raw objects read in place (S3 server, 
         planKey: cleanPlanKey('pin', DAY, run),
         shard,
       };
-      const r = await activityAttempt({ attempt: o.attempt ?? 1 }).run(
-        cleaning,
-        'cleanShard',
-        input,
-      );
+      const attempt = activityAttempt({ attempt: o.attempt ?? 1 });
+      const r = await attempt.run(cleaning, 'cleanShard', input);
+      warnings.push(...attempt.logger.messages('WARN'));
       counts.push({ rawRecords: r.rawRecords, rowsIn: r.rowsIn, quarantined: r.quarantined });
       rows.push(...(await partRows(cleanShardPartKey('pin', DAY, run, shard))));
       const q = await adapters.store.get({
@@ -129,7 +132,13 @@ describe('activities/cleaning-activities: raw objects read in place (S3 server, 
       });
       if (q) quarantine.push(...Buffer.from(q).toString('utf8').split('\n').filter(Boolean));
     }
-    return { shards: plan.shards, counts, rows: rows.sort(), quarantine: quarantine.sort() };
+    return {
+      shards: plan.shards,
+      counts,
+      rows: rows.sort(),
+      quarantine: quarantine.sort(),
+      warnings,
+    };
   }
 
   async function partRows(partKey: string): Promise<string[]> {
@@ -187,38 +196,11 @@ describe('activities/cleaning-activities: raw objects read in place (S3 server, 
   });
 
   it('downloads instead when DuckDB cannot be given S3 access, and says why once', async () => {
-    const cleaning = createCleaningActivities({
-      store: counting(adapters.store),
-      scratchDir: dir,
-      readInPlace: {
-        ...duckDbS3OptionsFrom(stackConfig()),
-        httpfsExtension: path.join(dir, 'none'),
-      },
+    const { counts, warnings } = await cleanDay('runrefused01', {
+      inPlace: true,
+      s3: { httpfsExtension: path.join(dir, 'none') },
     });
-    const run = 'runrefused01';
-    const plan = await activityAttempt().run(cleaning, 'planCleaning', {
-      bucket,
-      pipelineId,
-      table: 'pin',
-      date: DAY,
-      run,
-      limits: { maxShardBytes: 4_000 },
-    });
-    const warnings: string[] = [];
-    let raw = 0;
-    for (let shard = 0; shard < plan.shards; shard++) {
-      const attempt = activityAttempt();
-      const r = await attempt.run(cleaning, 'cleanShard', {
-        bucket,
-        table: 'pin',
-        date: DAY,
-        run,
-        planKey: cleanPlanKey('pin', DAY, run),
-        shard,
-      });
-      raw += r.rawRecords;
-      warnings.push(...attempt.logger.messages('WARN'));
-    }
+    const raw = counts.reduce((n, c) => n + c.rawRecords, 0);
     assert.equal(raw, 50);
     assert.ok(gets.includes(key(0, 0)) && gets.includes(key(0, 1000)), gets.join());
     assert.equal(warnings.length, 1, warnings.join('\n'));
