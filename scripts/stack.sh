@@ -79,6 +79,7 @@ METRICS_PORT="$(setting PINPIPE_METRICS_PORT)"
 AWS_KEY="$(setting AWS_ACCESS_KEY_ID)"
 AWS_SECRET="$(setting AWS_SECRET_ACCESS_KEY)"
 AWS_REGION_VALUE="$(setting AWS_REGION)"
+SIGNING_KEY="$(setting PINPIPE_SIGNING_KEY)"
 TEMPORAL_NAMESPACE_VALUE="$(default TEMPORAL_NAMESPACE)"
 TEMPORAL_TASK_QUEUE_VALUE="$(default TEMPORAL_TASK_QUEUE)"
 KAFKA_SASL_USER="$(default PINPIPE_KAFKA_SASL_USERNAME)"
@@ -531,6 +532,7 @@ service_api() {
 env_lines() {
   local name httpfs
   for name in "${SERVICES[@]}"; do service "$name" env; done
+  echo "PINPIPE_SIGNING_KEY=$SIGNING_KEY"
   if httpfs="$(httpfs_extension)" && [[ -f "$httpfs" ]]; then
     echo "PINPIPE_DUCKDB_HTTPFS=$httpfs"
   fi

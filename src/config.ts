@@ -153,6 +153,18 @@ export const envSchema = z.object({
       .optional(),
   ),
   PINPIPE_API_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(8).optional()),
+  /** Shared by the ingest API and the workers (kafka-settings.ts, signingKey). */
+  PINPIPE_SIGNING_KEY: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .min(
+        32,
+        'expected at least 32 characters (e.g. `openssl rand -hex 32`), the same for the ' +
+          'ingest API and every worker; or unset, and the sink validates every record',
+      )
+      .optional(),
+  ),
   PINPIPE_API_PORT: port.default(8082),
   /** 127.0.0.1 locally; 0.0.0.0 on the EC2 client host, behind its security group. */
   PINPIPE_API_HOST: z
@@ -277,6 +289,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       security,
       compression: e.KAFKA_COMPRESSION,
       region: e.AWS_REGION,
+      ...(e.PINPIPE_SIGNING_KEY ? { signingKey: e.PINPIPE_SIGNING_KEY } : {}),
     },
     aws: {
       region: e.AWS_REGION,

@@ -37,6 +37,12 @@ export interface KafkaSettings {
   compression: Compression;
   /** aws-msk-iam signs for this region. */
   region: string;
+  /**
+   * PINPIPE_SIGNING_KEY: the ingest API signs the records it validated with it, and the sink
+   * writes records whose signature verifies without validating them again. Unset: nothing is
+   * signed and the sink validates every record.
+   */
+  signingKey?: string;
 }
 
 export const PLAINTEXT: KafkaSecurity = { ssl: false };

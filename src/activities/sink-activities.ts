@@ -1,7 +1,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { RecordSignature } from '../ports/record-signature';
+import { classifyBatch } from '../domain/signed-groups';
 import {
-  classifyRecord,
-  encodeNdjson,
+  cutRun,
+  entryEnd,
+  segmentBody,
   flushDecision,
   type KafkaRecordLike,
   quarantineObjectKey,
@@ -131,6 +134,8 @@ function lastCheckpoint(fromOffset: number): SinkCheckpoint | undefined {
 export function createSinkActivities(deps: {
   kafka: KafkaAdmin & KafkaReader & KafkaGroups;
   store: ObjectStore;
+  /** Runs the ingest API signed and that verify are written without validating them again. */
+  signature?: RecordSignature;
   now?: () => number;
 }) {
   const now = deps.now ?? Date.now;
@@ -170,7 +175,7 @@ export function createSinkActivities(deps: {
     };
     const key =
       segment.kind === 'raw' ? rawObjectKey(position) : quarantineObjectKey(input.table, position);
-    const body = encodeNdjson(segment.lines);
+    const { body, count } = segmentBody(segment);
     await requireConditionalWrites(input.bucket);
     const put = await deps.store.putIfAbsent({
       bucket: input.bucket,
@@ -180,7 +185,7 @@ export function createSinkActivities(deps: {
       metadata: {
         'first-offset': String(segment.firstOffset),
         'last-offset': String(segment.lastOffset),
-        'record-count': String(segment.lines.length),
+        'record-count': String(count),
         topic: input.topic,
         partition: String(input.partition),
         kind: segment.kind,
@@ -192,7 +197,7 @@ export function createSinkActivities(deps: {
         adopted: false,
         key,
         bytes: body.length,
-        records: segment.lines.length,
+        records: count,
         kind: segment.kind,
       };
     }
@@ -264,17 +269,27 @@ export function createSinkActivities(deps: {
     result: SinkBatchResult,
     ctx: Context,
   ): Promise<number> {
-    const classified = records.map((r) =>
-      classifyRecord(input.table, input.topic, input.partition, r),
+    const signature = deps.signature;
+    const classified = classifyBatch(
+      input.table,
+      input.topic,
+      input.partition,
+      records,
+      signature && ((lines, group) => signature.verify(input.topic, group.count, lines, group.tag)),
     );
     const first = classified[0]!.offset;
     if (first > from) result.skipped += await lostToRetention(input, from, first, ctx);
     let cursor = from;
     let i = 0;
     while (i < classified.length) {
-      while (i < classified.length && classified[i]!.offset < cursor) i++;
+      while (i < classified.length && entryEnd(classified[i]!) < cursor) i++;
       if (i >= classified.length) break;
-      const { segment, next } = takeSegment(classified, i);
+      const entry = classified[i]!;
+      // An object adopted before it ended inside a signed run: write the rest of the run.
+      if (entry.kind === 'signed' && entry.offset < cursor) {
+        classified[i] = cutRun(entry, records, cursor);
+      }
+      const { segment } = takeSegment(classified, i);
       // A large object can take longer to upload than the heartbeat timeout: beat on a clock
       // during the write, with the last durable checkpoint (never the object in flight).
       const durable = checkpointOf(cursor, result);
@@ -288,8 +303,9 @@ export function createSinkActivities(deps: {
       if (written.kind === 'raw') result.recordsWritten += written.records;
       else result.quarantined += written.records;
       result.bytesWritten += written.bytes;
+      // An adopted object can end before or after the segment: go on from where it ends (the
+      // loop's head skips what it covers and cuts a signed run it ends inside).
       cursor = written.next;
-      i = next;
       ctx.heartbeat(checkpointOf(cursor, result));
     }
     return cursor;
@@ -334,16 +350,25 @@ export function createSinkActivities(deps: {
       // Batch after batch while a backlog lasts, within a time budget: fewer round trips to
       // the workflow, and the reader keeps streaming. Each object is durable (and heartbeated)
       // before the next is read, so a crash anywhere loses nothing and repeats nothing.
-      for (;;) {
-        const batch = await read({
+      const readFrom = (fromOffset: number) => {
+        const reading = read({
           topic: input.topic,
           partition: input.partition,
-          fromOffset: cursor,
+          fromOffset,
           maxRecords: input.maxRecords,
           maxBytes: input.maxBytes,
           maxWaitMs: READ_WAIT_MS,
           untilCaughtUp: true,
         });
+        reading.catch(() => undefined); // surfaces where it is awaited
+        return { fromOffset, reading };
+      };
+      let next = readFrom(cursor);
+      for (;;) {
+        // A batch read ahead from where the write before it ended (an adopted object can end
+        // past its batch: then read again from there).
+        if (next.fromOffset !== cursor) next = readFrom(cursor);
+        const batch = await next.reading;
         result.highWatermark = batch.highWatermark;
         const bytes = batch.records.reduce((sum, r) => sum + r.size, 0);
         const decision =
@@ -363,6 +388,10 @@ export function createSinkActivities(deps: {
           if (!decision.flush) result.waitMs = decision.waitMs;
           break;
         }
+        // Read the next batch while this one is written: the writes stay one after the other
+        // (each durable before the next starts), only the waiting on Kafka and S3 overlaps.
+        const more = batch.nextOffset < batch.highWatermark && now() - started < budgetMs;
+        if (more) next = readFrom(batch.nextOffset);
         cursor = await writeBatch(input, batch.records, cursor, result, ctx);
         result.flushed = true;
         result.nextOffset = cursor;

@@ -11,6 +11,8 @@ import { AwsNetwork } from './aws-network';
 import { AwsSecrets, createSecretsClient } from './aws-secrets';
 import { AwsEc2, createEc2Client } from './ec2-client';
 import { KafkajsKafka } from './kafkajs-kafka';
+import type { RecordSignature } from '../ports/record-signature';
+import { recordSignature } from './record-signature';
 import { S3BucketTags } from './s3-bucket-tags';
 import { createS3Client, S3ObjectStore } from './s3-object-store';
 
@@ -19,6 +21,8 @@ export interface Adapters {
   kafka: KafkaPort;
   ec2: Ec2Port;
   bucketTags: BucketTags;
+  /** Verifies what the ingest API signed (PINPIPE_SIGNING_KEY); unset, the sink validates all. */
+  signature?: RecordSignature;
   /** The region the AWS clients call (AWS_REGION). */
   awsRegion: string;
   /** The aws target's control plane (moto on the local stack). Clients connect on first use. */
@@ -45,6 +49,7 @@ export function createAdapters(config: Config): Adapters {
   return {
     store: new S3ObjectStore(s3),
     kafka,
+    ...(config.kafka.signingKey ? { signature: recordSignature(config.kafka.signingKey) } : {}),
     ec2: new AwsEc2(ec2Client),
     bucketTags: new S3BucketTags(s3),
     awsRegion: config.aws.region,

@@ -6,10 +6,8 @@ import {
   IS_COMPRESSED,
   IS_CONTROL,
   IS_TRANSACTIONAL,
-  type KafkaRecord,
   protocolErrorsCodesById,
   Reader,
-  type RecordsBatch,
   ResponseError,
   UnsupportedCompressionError,
 } from '@platformatic/kafka';
@@ -27,9 +25,30 @@ export class FetchDecodeError extends Error {
   override name = 'FetchDecodeError';
 }
 
-export type FetchResponse = fetchV17.FetchResponse;
-export type FetchResponsePartition = fetchV17.FetchResponsePartition;
 type FetchResponsePartitionAbortedTransaction = fetchV17.FetchResponsePartitionAbortedTransaction;
+
+/**
+ * A record batch as decoded here: its records straight as ConsumedRecords (absolute offsets and
+ * timestamps), with none of the library's per-record objects in between. The sink reads ~10^5
+ * records a second; every object a record costs is garbage collected work.
+ */
+export interface DecodedBatch {
+  baseOffset: number;
+  lastOffsetDelta: number;
+  attributes: number;
+  producerId: bigint;
+  /** A control batch's type (0 abort, 1 commit); undefined for data batches. */
+  controlType?: number;
+  records: ConsumedRecord[];
+}
+
+/** The library's Fetch partition answer, with the records decoded as DecodedBatches. */
+export type FetchResponsePartition = Omit<fetchV17.FetchResponsePartition, 'records'> & {
+  records?: DecodedBatch[];
+};
+export type FetchResponse = Omit<fetchV17.FetchResponse, 'responses'> & {
+  responses: { topicId: string; partitions: FetchResponsePartition[] }[];
+};
 export type FetchArgs = Parameters<typeof fetchV17.createRequest>;
 /** The library's Fetch API, with decodeFetchResponse as its parser (PlatformaticReader). */
 export type FetchApi = API<FetchArgs, FetchResponse>;
@@ -236,8 +255,8 @@ export function decodeFetchResponse(
  * fetch to its size), and is left for the next fetch; but a section with bytes and no whole
  * batch is malformed (a broker returns the first batch whole, however large).
  */
-function decodeBatches(records: Buffer): RecordsBatch[] {
-  const batches: RecordsBatch[] = [];
+function decodeBatches(records: Buffer): DecodedBatch[] {
+  const batches: DecodedBatch[] = [];
   let previous = -1; // the last offset of the batch before
   let at = 0;
   while (records.length - at >= 12) {
@@ -246,7 +265,7 @@ function decodeBatches(records: Buffer): RecordsBatch[] {
     if (length < 0) throw new FetchDecodeError(`batch at byte ${at}: length ${length}`);
     if (end > records.length) break;
     const batch = decodeBatch(records.subarray(at, end), previous);
-    previous = Number(batch.firstOffset) + batch.lastOffsetDelta;
+    previous = batch.baseOffset + batch.lastOffsetDelta;
     batches.push(batch);
     at = end;
   }
@@ -256,7 +275,7 @@ function decodeBatches(records: Buffer): RecordsBatch[] {
   return batches;
 }
 
-function decodeBatch(b: Buffer, previous: number): RecordsBatch {
+function decodeBatch(b: Buffer, previous: number): DecodedBatch {
   const w = new Wire(b);
   const base = w.offset('base offset', 0);
   const where = `batch at offset ${base}`;
@@ -299,48 +318,57 @@ function decodeBatch(b: Buffer, previous: number): RecordsBatch {
     }
     data = Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   }
-  const batch: RecordsBatch = {
-    firstOffset: BigInt(base),
-    length: b.length - 12,
-    partitionLeaderEpoch: b.readInt32BE(12),
-    magic,
-    crc,
-    attributes,
-    lastOffsetDelta,
-    firstTimestamp: b.readBigInt64BE(27),
-    maxTimestamp: b.readBigInt64BE(35),
-    producerId: b.readBigInt64BE(43),
-    producerEpoch: b.readInt16BE(51),
-    firstSequence: b.readInt32BE(53),
-    records: decodeRecords(data, count, base, lastOffsetDelta),
+  // LogAppendTime: every record's timestamp is the batch's max timestamp.
+  const appendTime = (attributes & LOG_APPEND_TIME) !== 0;
+  const timestamps = {
+    base: Number(b.readBigInt64BE(appendTime ? 35 : 27)),
+    deltas: !appendTime,
   };
-  const control = batch.records[0];
-  if ((attributes & IS_CONTROL) !== 0 && control && (control.key?.length ?? 0) < 4) {
-    w.fail(where, 'a control record without a type');
+  const decoded = decodeRecords(data, count, base, lastOffsetDelta, timestamps);
+  const batch: DecodedBatch = {
+    baseOffset: base,
+    lastOffsetDelta,
+    attributes,
+    producerId: b.readBigInt64BE(43),
+    records: decoded.records,
+  };
+  if ((attributes & IS_CONTROL) !== 0 && count > 0) {
+    // A control record's key: a version and a type, two bytes each.
+    const key = decoded.firstKey;
+    if (!key || key.length < 4) return w.fail(where, 'a control record without a type');
+    batch.controlType = key.readInt16BE(2);
   }
   return batch;
 }
 
-/** `count` records filling `data` exactly, at strictly increasing offsets inside their batch. */
+/**
+ * `count` records filling `data` exactly, at strictly increasing offsets inside their batch, as
+ * ConsumedRecords: keys as strings, values as views of `data` (no copy), headers decoded once
+ * per run of identical header blocks (a producer's records usually carry the same ones).
+ */
 function decodeRecords(
   data: Buffer,
   count: number,
   base: number,
   lastOffsetDelta: number,
-): KafkaRecord[] {
+  timestamps: { base: number; deltas: boolean },
+): { records: ConsumedRecord[]; firstKey: Buffer | null } {
   const where = `batch at offset ${base}`;
   const w = new Wire(data);
   if (count > data.length / MIN_RECORD_BYTES) {
     w.fail(where, `${count} records in ${data.length} bytes`);
   }
-  const records: KafkaRecord[] = [];
+  const records = new Array<ConsumedRecord>(count);
+  let firstKey: Buffer | null = null;
   let previous = -1;
+  let lastBlock: Buffer | undefined; // the header bytes of the last record that had headers
+  let lastHeaders: Record<string, string> | undefined;
   for (let i = 0; i < count; i++) {
     w.end = data.length;
     const length = w.varint('record length');
     if (length < MIN_RECORD_BYTES - 1 || length > w.left) w.fail(where, `record length ${length}`);
     w.end = w.at + length;
-    const attributes = w.b.readInt8(w.take(1, 'record attributes'));
+    w.take(1, 'record attributes');
     const timestampDelta = w.varint('timestamp delta', 8);
     const offsetDelta = w.varint('offset delta');
     if (offsetDelta <= previous || offsetDelta > lastOffsetDelta) {
@@ -351,31 +379,44 @@ function decodeRecords(
     }
     previous = offsetDelta;
     const key = w.varbytes('record key');
+    if (i === 0) firstKey = key;
     const value = w.varbytes('record value');
     const headerCount = w.varint('header count');
     if (headerCount < 0 || headerCount > w.left / 2) {
       w.fail(where, `${headerCount} headers in ${w.left} bytes`);
     }
-    const headers: KafkaRecord['headers'] = [];
-    for (let h = 0; h < headerCount; h++) {
-      const name = w.varbytes('header name');
-      if (name === null) w.fail(where, 'a header without a name');
-      headers.push([name, w.varbytes('header value')]);
+    let headers: Record<string, string> | undefined;
+    if (headerCount > 0) {
+      const blockStart = w.at;
+      const pairs: [Buffer, Buffer | null][] = [];
+      for (let h = 0; h < headerCount; h++) {
+        const name = w.varbytes('header name');
+        if (name === null) return w.fail(where, 'a header without a name');
+        pairs.push([name, w.varbytes('header value')]);
+      }
+      const block = data.subarray(blockStart, w.at);
+      if (lastBlock?.equals(block)) {
+        headers = lastHeaders;
+      } else {
+        headers = decodeHeaders(pairs);
+        lastBlock = block;
+        lastHeaders = headers;
+      }
     }
     if (w.left !== 0) w.fail(where, `a record of ${length} bytes with ${w.left} left over`);
-    records.push({
-      length,
-      attributes,
-      timestampDelta: BigInt(timestampDelta),
-      offsetDelta,
-      key,
+    const record: ConsumedRecord = {
+      offset: base + offsetDelta,
+      timestamp: timestamps.deltas ? timestamps.base + timestampDelta : timestamps.base,
+      key: key === null ? null : key.toString('utf8'),
       value,
-      headers,
-    });
+      size: (value?.length ?? 0) + (key?.length ?? 0),
+    };
+    if (headers) record.headers = headers;
+    records[i] = record;
   }
   w.end = data.length;
   if (w.left !== 0) w.fail(where, `${w.left} bytes after its ${count} records`);
-  return records;
+  return { records, firstKey };
 }
 
 /**
@@ -429,85 +470,38 @@ class AbortedFilter {
   }
 }
 
-/** The type of a control record (0 abort, 1 commit): a version and a type, two bytes each. */
-function controlType(record: KafkaRecord | undefined): number {
-  const key = record?.key;
-  if (!key || key.length < 4) throw new Error('control record without a type');
-  return key.readInt16BE(2);
-}
-
 /**
- * The library's decoded batches as ConsumedRecords, from `fromOffset` on: offsets and timestamps
- * as numbers, keys as strings, values as the library's buffers (no copy), headers decoded once
- * per run of identical header blocks. Control batches and aborted transactions are left out;
- * `nextOffset` is past the last batch, control batches included.
+ * The decoded batches' records from `fromOffset` on. Control batches and aborted transactions are
+ * left out; `nextOffset` is past the last batch, control batches included.
  */
 export function toConsumedRecords(
-  batches: readonly RecordsBatch[],
+  batches: readonly DecodedBatch[],
   fromOffset: number,
   abortedTransactions: readonly FetchResponsePartitionAbortedTransaction[] = [],
 ): { records: ConsumedRecord[]; nextOffset: number } {
   const records: ConsumedRecord[] = [];
   const filter = new AbortedFilter(abortedTransactions);
   let nextOffset = fromOffset;
-  let lastHeaders: KafkaRecord['headers'] | undefined;
-  let headers: Record<string, string> | undefined;
   for (const batch of batches) {
-    const baseOffset = Number(batch.firstOffset);
-    const lastOffset = baseOffset + batch.lastOffsetDelta;
+    const lastOffset = batch.baseOffset + batch.lastOffsetDelta;
     nextOffset = Math.max(nextOffset, lastOffset + 1);
     if (lastOffset < fromOffset) continue;
     const isControl = (batch.attributes & IS_CONTROL) !== 0;
     if ((batch.attributes & IS_TRANSACTIONAL) !== 0 || isControl) {
       // Compaction can leave a control batch empty: it marks nothing then.
-      const abortMarker =
-        isControl && batch.records.length > 0 && controlType(batch.records[0]) === 0;
+      const abortMarker = isControl && batch.controlType === 0;
       if (filter.skips(batch.producerId, lastOffset, isControl, abortMarker)) continue;
     }
-    const baseTimestamp = Number(batch.firstTimestamp);
-    const appendTime =
-      (batch.attributes & LOG_APPEND_TIME) !== 0 ? Number(batch.maxTimestamp) : undefined;
-    for (const r of batch.records) {
-      const offset = baseOffset + r.offsetDelta;
-      if (offset < fromOffset) continue;
-      if (!sameHeaders(lastHeaders, r.headers)) {
-        lastHeaders = r.headers;
-        headers = decodeHeaders(r.headers);
-      }
-      const record: ConsumedRecord = {
-        offset,
-        timestamp: appendTime ?? baseTimestamp + Number(r.timestampDelta),
-        key: r.key === null ? null : r.key.toString('utf8'),
-        value: r.value,
-        size: (r.value?.length ?? 0) + (r.key?.length ?? 0),
-      };
-      if (headers) record.headers = headers;
-      records.push(record);
-    }
+    for (const r of batch.records) if (r.offset >= fromOffset) records.push(r);
   }
   return { records, nextOffset };
 }
 
-/** Records of one producer usually carry identical headers: compare rather than decode. */
-function sameHeaders(a: KafkaRecord['headers'] | undefined, b: KafkaRecord['headers']): boolean {
-  if (a === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const [ak, av] = a[i]!;
-    const [bk, bv] = b[i]!;
-    if (!sameBytes(ak, bk) || !sameBytes(av, bv)) return false;
-  }
-  return true;
-}
-
-const sameBytes = (a: Buffer | null, b: Buffer | null) =>
-  a === null || b === null ? a === b : a.equals(b);
-
 /** Header values decoded as UTF-8; a header with a null value is left out, the first name wins. */
-function decodeHeaders(pairs: KafkaRecord['headers']): Record<string, string> | undefined {
-  if (pairs.length === 0) return undefined;
+function decodeHeaders(pairs: readonly [Buffer, Buffer | null][]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of pairs) {
-    if (name === null || value === null) continue;
+    if (value === null) continue;
     const key = name.toString('utf8');
     if (!(key in out)) out[key] = value.toString('utf8');
   }

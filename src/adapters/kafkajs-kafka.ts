@@ -15,6 +15,7 @@ import { KafkajsAdmin } from './kafkajs-admin';
 import { KafkajsGroups } from './kafkajs-groups';
 import { KafkajsProducer } from './kafkajs-producer';
 import { PlatformaticReader } from './platformatic-reader';
+import { recordSignature } from './record-signature';
 
 export type KafkajsOptions = Pick<KafkaSettings, 'brokers' | 'clientId'> &
   Partial<Omit<KafkaSettings, 'brokers' | 'clientId'>> & {
@@ -84,6 +85,7 @@ export class KafkajsKafka implements KafkaPort {
       kafka,
       (topic) => this.admin.partitionsOf(topic, false),
       options.compression,
+      options.signingKey ? recordSignature(options.signingKey) : undefined,
     );
     this.reader = createReader(options);
     this.groups = new KafkajsGroups(kafka, () => this.admin.client());

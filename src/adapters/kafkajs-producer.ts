@@ -11,6 +11,8 @@ import type { KafkaSettings } from '../kafka-settings';
 import { kafkajsCompression } from './kafka-codecs';
 import { KAFKA_PRODUCE_TIMING } from './kafka-produce-timing';
 import { ProduceCoalescer } from './produce-coalescer';
+import type { RecordSignature } from '../ports/record-signature';
+import { type SignableMessage, signRuns } from './record-signature';
 
 function isUnknownTopic(err: unknown): boolean {
   for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
@@ -28,14 +30,20 @@ export class KafkajsProducer implements KafkaProducer {
   private producer?: Promise<Producer>;
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly compression: ReturnType<typeof kafkajsCompression>;
-  private readonly coalescer = new ProduceCoalescer((batch) => this.sendBatch(batch));
+  private readonly coalescer: ProduceCoalescer;
 
+  /** With `signature`, runs of validated records are signed for the sink (signRuns). */
   constructor(
     private readonly kafka: Kafka,
     private readonly partitionsOf: (topic: string) => Promise<PartitionMetadata[] | undefined>,
     compression: KafkaSettings['compression'] = 'none',
+    signature?: RecordSignature,
   ) {
     this.compression = kafkajsCompression(compression);
+    this.coalescer = new ProduceCoalescer(
+      (batch) => this.sendBatch(batch),
+      signature ? { seal: (topic, messages) => signRuns(topic, messages, signature) } : {},
+    );
   }
 
   async produce(topic: string, records: OutgoingRecord[]): Promise<ProducedOffset[]> {
@@ -56,7 +64,14 @@ export class KafkajsProducer implements KafkaProducer {
       if (partition < 0 || partition >= partitionMetadata.length) {
         throw new RangeError(`partition ${partition} does not exist in topic ${topic}`);
       }
-      return { key, value: r.value, partition, ...(r.headers ? { headers: r.headers } : {}) };
+      const message: SignableMessage = {
+        key,
+        value: r.value,
+        partition,
+        ...(r.headers ? { headers: r.headers } : {}),
+      };
+      if (r.validated) message.validated = true;
+      return message;
     });
     return this.coalescer.produce(topic, messages);
   }

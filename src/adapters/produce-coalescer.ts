@@ -64,6 +64,11 @@ export interface ProduceCoalescerOptions {
   maxPartitionBytes?: number;
   /** How long a call may wait in the queue before it fails unsent (ProduceNotSentError). */
   maxQueueMs?: number;
+  /**
+   * The messages of one send as they go out (same order and partitions): signing runs of
+   * validated records (record-signature.ts) happens here, once per send, not once per call.
+   */
+  seal?: (topic: string, messages: PartitionedMessage[]) => PartitionedMessage[];
 }
 
 /**
@@ -85,6 +90,7 @@ export class ProduceCoalescer {
   private sending = false;
   private readonly maxPartitionBytes: number;
   private readonly maxQueueMs: number;
+  private readonly seal: NonNullable<ProduceCoalescerOptions['seal']>;
 
   constructor(
     private readonly send: (topicMessages: TopicMessages[]) => Promise<RecordMetadata[]>,
@@ -94,6 +100,7 @@ export class ProduceCoalescer {
     const o = typeof options === 'number' ? { maxPartitionBytes: options } : options;
     this.maxPartitionBytes = o.maxPartitionBytes ?? 900 * 1024;
     this.maxQueueMs = o.maxQueueMs ?? KAFKA_PRODUCE_TIMING.maxQueueMs;
+    this.seal = o.seal ?? ((_topic, messages) => messages);
   }
 
   produce(topic: string, messages: PartitionedMessage[]): Promise<ProducedOffset[]> {
@@ -185,7 +192,7 @@ export class ProduceCoalescer {
     }
     let sent: RecordMetadata[];
     try {
-      sent = await this.send([{ topic, messages }]);
+      sent = await this.send([{ topic, messages: this.seal(topic, messages) }]);
     } catch (err) {
       const failure = new ProduceAttemptError(err, topic, partitions.size);
       for (const p of group) p.reject(failure);

@@ -41,6 +41,7 @@ export function planRecords(input: PlanInput): PlannedRecord[] {
         value: JSON.stringify(r.value),
         key: r.key === undefined || r.key === null ? null : JSON.stringify(r.key),
         ...(partition === undefined ? {} : { partition }),
+        validated: true,
       },
     };
   });

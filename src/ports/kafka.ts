@@ -13,6 +13,11 @@ export interface OutgoingRecord {
   /** Explicit partition; otherwise the default partitioner (murmur2 of the key, else round robin). */
   partition?: number;
   headers?: Record<string, string>;
+  /**
+   * The ingest API validated it: with a signing key, the producer signs it (in runs) so the sink
+   * writes it without validating it again. Only the key makes this trusted, not the flag.
+   */
+  validated?: boolean;
 }
 
 export interface ProducedOffset {

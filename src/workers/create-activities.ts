@@ -11,7 +11,7 @@ import type { PipelineControl } from '../ports/pipeline-control';
 /** Every activity the `pinpipe` task queue serves, wired to the given ports. */
 export function createActivities(
   adapters: Pick<Adapters, 'store' | 'kafka' | 'ec2' | 'bucketTags'> &
-    Partial<Pick<Adapters, 'aws' | 'kafkaAt' | 'awsRegion'>> & {
+    Partial<Pick<Adapters, 'aws' | 'kafkaAt' | 'awsRegion' | 'signature'>> & {
       control: PipelineControl;
       /** How DuckDB reaches the bucket for the analytics (duckDbS3OptionsFrom(config)). */
       duckdb: DuckDbS3Options;

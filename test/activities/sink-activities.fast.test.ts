@@ -13,6 +13,7 @@ import {
   type SinkBatchInput,
   type SinkBatchResult,
 } from '../../src/activities/sink-activities';
+import { recordSignature, signRuns } from '../../src/adapters/record-signature';
 import { quarantineObjectKey, rawObjectKey } from '../../src/domain/raw-zone';
 import { UnreadableRecordsError } from '../../src/ports/kafka';
 import { pinRecord } from '../helpers/ingest-fixtures';
@@ -37,13 +38,31 @@ interface Fixture {
   sink: ReturnType<typeof createSinkActivities>;
 }
 
+const SIGNING_KEY = 'the key the API and the workers share';
+
 function fixture(partitions = 1): Fixture {
   const kafka = new MemoryKafka();
   void kafka.ensureTopics([{ name: TOPIC, partitions }]);
   const store = new MemoryObjectStore({ buckets: [BUCKET] });
   const clock = { now: LATER };
-  const sink = createSinkActivities({ kafka, store, now: () => clock.now });
+  const signature = recordSignature(SIGNING_KEY);
+  const sink = createSinkActivities({ kafka, store, signature, now: () => clock.now });
   return { kafka, store, clock, sink };
+}
+
+/** Appends values as the ingest API produces validated records: one signed run. */
+function appendSigned(kafka: MemoryKafka, values: string[], key = SIGNING_KEY) {
+  const messages = values.map((value) => ({ value, partition: 0, validated: true }));
+  const at = kafka.topics.get(TOPIC)!.partitions[0]!.high;
+  return kafka.append(
+    TOPIC,
+    0,
+    signRuns(TOPIC, messages, recordSignature(key)).map((m, i) => ({
+      value: m.value as string,
+      timestamp: T0 + (at + i) * 1000,
+      ...(m.headers ? { headers: m.headers as Record<string, string> } : {}),
+    })),
+  );
 }
 
 function batchInput(overrides: Partial<SinkBatchInput> = {}): SinkBatchInput {
@@ -460,6 +479,48 @@ describe('activities/sink-activities (fast: in-memory Kafka and S3)', () => {
         activityAttempt().run(sink, 'sinkBatch', batchInput()),
         (err: Error) => !(err instanceof ApplicationFailure) && /broker not/.test(err.message),
       );
+    });
+  });
+
+  describe('sinkBatch: runs the ingest API signed', () => {
+    // Not a pin: a record the sink would quarantine, unless its signature says the API checked it.
+    const notAPin = '{"trusted":"because the API signed it"}';
+
+    it('writes a signed run as the API produced it, without validating it again', async () => {
+      const { sink, kafka, store } = fixture();
+      appendSigned(kafka, [pin(0), notAPin, pin(2)]);
+      append(kafka, [notAPin]); // the same bytes, unsigned: validated, so quarantined
+      const r = await activityAttempt().run(sink, 'sinkBatch', batchInput());
+      assert.deepEqual([r.recordsWritten, r.quarantined, r.nextOffset], [3, 1, 4]);
+      const [raw] = objectsOf(store).filter((o) => o.key === rawKey(0));
+      assert.deepEqual(raw!.lines, [pin(0), notAPin, pin(2)]);
+      assert.equal(store.object(BUCKET, rawKey(0))!.metadata['record-count'], '3');
+      assert.ok(store.object(BUCKET, quarantineKey(3)));
+    });
+
+    it('validates a run signed with another key', async () => {
+      const { sink, kafka, store } = fixture();
+      appendSigned(kafka, [pin(0), notAPin], 'a key an outside producer made up, long enough');
+      const r = await activityAttempt().run(sink, 'sinkBatch', batchInput());
+      assert.deepEqual([r.recordsWritten, r.quarantined], [1, 1]);
+      assert.ok(store.object(BUCKET, quarantineKey(1)));
+    });
+
+    it('writes the rest of a run once when an adopted object ends inside it', async () => {
+      const { sink, kafka, store } = fixture();
+      const values = Array.from({ length: 10 }, (_, i) => (i === 7 ? notAPin : pin(i)));
+      appendSigned(kafka, values);
+      // An earlier run read 4 records (a smaller batch), wrote them and was lost.
+      store.faults.fail('putIfAbsent', new Error('worker lost'), { phase: 'after' });
+      const earlier = activityAttempt().run(sink, 'sinkBatch', batchInput({ maxRecords: 4 }));
+      await assert.rejects(earlier, /worker lost/);
+      assert.deepEqual(
+        objectsOf(store).map((o) => [o.first, o.last]),
+        [[0, 3]],
+      );
+      const retry = await activityAttempt({ attempt: 2 }).run(sink, 'sinkBatch', batchInput());
+      assert.deepEqual([retry.objectsAdopted, retry.objectsWritten, retry.nextOffset], [1, 1, 10]);
+      assert.deepEqual(assertTiles(store, 0, 10), values);
     });
   });
 

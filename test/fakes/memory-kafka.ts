@@ -51,7 +51,12 @@ export class MemoryKafka implements KafkaPort {
   append(
     topic: string,
     partition: number,
-    records: { value: string | Uint8Array | null; timestamp?: number; key?: string | null }[],
+    records: {
+      value: string | Uint8Array | null;
+      timestamp?: number;
+      key?: string | null;
+      headers?: Record<string, string>;
+    }[],
   ): ProducedOffset[] {
     const p = this.partitionOf(topic, partition);
     return records.map((r) => {
@@ -63,6 +68,7 @@ export class MemoryKafka implements KafkaPort {
         key: r.key ?? null,
         value,
         size: value?.length ?? 0,
+        ...(r.headers ? { headers: r.headers } : {}),
       });
       return { partition, offset };
     });
@@ -134,7 +140,10 @@ export class MemoryKafka implements KafkaPort {
       const t = this.topicOf(topic);
       return records.map((r) => {
         const partition = r.partition ?? this.roundRobin++ % t.partitions.length;
-        return this.append(topic, partition, [{ value: r.value, key: r.key ?? null }])[0]!;
+        const headers = r.headers ? { headers: r.headers } : {};
+        return this.append(topic, partition, [
+          { value: r.value, key: r.key ?? null, ...headers },
+        ])[0]!;
       });
     });
   }

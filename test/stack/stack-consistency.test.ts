@@ -77,6 +77,7 @@ const settingNames = [
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_REGION',
+  'PINPIPE_SIGNING_KEY',
   'TEMPORAL_NAMESPACE',
   'TEMPORAL_TASK_QUEUE',
   'PINPIPE_KAFKA_SASL_USERNAME',
@@ -119,6 +120,7 @@ describe('the local stack has one source of truth', () => {
     AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${ports.s3}`,
     AWS_ENDPOINT_URL_EC2: `http://127.0.0.1:${ports.moto}`,
     AWS_ENDPOINT_URL: `http://127.0.0.1:${ports.moto}`,
+    PINPIPE_SIGNING_KEY: d.PINPIPE_SIGNING_KEY,
   };
   const shifted = {
     PINPIPE_STACK_DIR: stackDir,
