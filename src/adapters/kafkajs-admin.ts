@@ -11,6 +11,14 @@ export interface KafkajsAdminOptions {
   afterDelete?: (names: string[], deletedAny: boolean) => Promise<void>;
 }
 
+/** True when kafkajs (or the error it wraps) says a topic or partition is unknown to Kafka. */
+export function isUnknownTopic(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+  }
+  return false;
+}
+
 /**
  * Topics, partitions and watermarks over one kafkajs admin client, created lazily and reused.
  * It also keeps the partition metadata the producer chooses partitions from (partitionsOf),
@@ -89,8 +97,7 @@ export class KafkajsAdmin implements KafkaAdmin {
   }
 
   async watermarks(topic: string): Promise<PartitionWatermark[]> {
-    const admin = await this.client();
-    const offsets = await admin.fetchTopicOffsets(topic);
+    const offsets = await this.withClient((admin) => admin.fetchTopicOffsets(topic));
     return offsets
       .map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }))
       .sort((a, b) => a.partition - b.partition);
@@ -110,11 +117,26 @@ export class KafkajsAdmin implements KafkaAdmin {
       this.metadata.delete(topic);
       return undefined;
     }
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const meta = await this.withClient((a) => a.fetchTopicMetadata({ topics: [topic] }));
     const partitions = meta.topics[0]?.partitions ?? [];
     partitions.sort((a, b) => a.partitionId - b.partitionId);
     this.metadata.set(topic, { at: Date.now(), partitions });
     return partitions;
+  }
+
+  /**
+   * A call on the admin client, made once more on a fresh client when Kafka says a topic is
+   * unknown: kafkajs refreshes metadata for every topic the client was ever asked about, so one
+   * that another process deleted since fails every later call, whatever topic it is about.
+   */
+  async withClient<T>(call: (admin: Admin) => Promise<T>): Promise<T> {
+    try {
+      return await call(await this.client());
+    } catch (err) {
+      if (!isUnknownTopic(err)) throw err;
+      await this.disconnect().catch(() => undefined);
+      return call(await this.client());
+    }
   }
 
   /** The connected admin client (connected on first use; a failed connect is tried again). */

@@ -9,7 +9,8 @@ import type { KafkaGroups, ProducedOffset } from '../ports/kafka';
 export class KafkajsGroups implements KafkaGroups {
   constructor(
     private readonly kafka: Kafka,
-    private readonly admin: () => Promise<Admin>,
+    /** A call on the shared admin client (KafkajsAdmin.withClient). */
+    private readonly withAdmin: <T>(call: (admin: Admin) => Promise<T>) => Promise<T>,
   ) {}
 
   /**
@@ -52,13 +53,12 @@ export class KafkajsGroups implements KafkaGroups {
   }
 
   async fetchGroupOffsets(groupId: string, topic: string): Promise<ProducedOffset[]> {
-    const admin = await this.admin();
     // The group's coordinator can move (or not be elected yet, on a fresh broker): a retriable
     // answer such as NOT_COORDINATOR is asked again, a few times, before it counts as a failure.
     let entries;
     for (let attempt = 1; ; attempt++) {
       try {
-        entries = await admin.fetchOffsets({ groupId, topics: [topic] });
+        entries = await this.withAdmin((admin) => admin.fetchOffsets({ groupId, topics: [topic] }));
         break;
       } catch (err) {
         const retriable = (err as { retriable?: boolean } | undefined)?.retriable === true;

@@ -88,7 +88,7 @@ export class KafkajsKafka implements KafkaPort {
       options.signingKey ? recordSignature(options.signingKey) : undefined,
     );
     this.reader = createReader(options);
-    this.groups = new KafkajsGroups(kafka, () => this.admin.client());
+    this.groups = new KafkajsGroups(kafka, (call) => this.admin.withClient(call));
   }
 
   static fromOptions(options: KafkajsOptions): KafkajsKafka {

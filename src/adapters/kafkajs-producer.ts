@@ -9,17 +9,11 @@ import {
 import type { KafkaProducer, OutgoingRecord, ProducedOffset } from '../ports/kafka';
 import type { KafkaSettings } from '../kafka-settings';
 import { kafkajsCompression } from './kafka-codecs';
+import { isUnknownTopic } from './kafkajs-admin';
 import { KAFKA_PRODUCE_TIMING } from './kafka-produce-timing';
 import { ProduceCoalescer } from './produce-coalescer';
 import type { RecordSignature } from '../ports/record-signature';
 import { type SignableMessage, signRuns } from './record-signature';
-
-function isUnknownTopic(err: unknown): boolean {
-  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
-  }
-  return false;
-}
 
 /**
  * Produce over one idempotent kafkajs producer (acks=all), created lazily and reused, behind a

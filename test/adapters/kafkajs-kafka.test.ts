@@ -164,6 +164,39 @@ describe('KafkajsKafka after a topic it produced to is deleted', () => {
   });
 });
 
+describe('KafkajsKafka after another process deletes a topic it asked about', () => {
+  // kafkajs's admin refreshes metadata for every topic it was ever asked about: a topic another
+  // process deleted once failed every later call of a long-running worker (prepareIngest of any
+  // pipeline, 20 attempts, then the ingestion failed).
+  it('still answers partition counts, watermarks and group offsets of the other topics', async () => {
+    const worker = KafkajsKafka.fromOptions(stackConfig().kafka);
+    const other = KafkajsKafka.fromOptions(stackConfig().kafka);
+    const [gone, kept] = [uniqueName('deleted-elsewhere'), uniqueName('kept')];
+    try {
+      await other.ensureTopics([
+        { name: gone, partitions: 1 },
+        { name: kept, partitions: 2 },
+      ]);
+      assert.equal(await worker.partitionCount(gone), 1);
+      assert.equal((await worker.watermarks(gone)).length, 1);
+      await other.deleteTopics([gone]);
+      assert.equal(await worker.partitionCount(kept), 2);
+      assert.deepEqual(
+        (await worker.watermarks(kept)).map((w) => [w.partition, w.high]),
+        [
+          [0, 0],
+          [1, 0],
+        ],
+      );
+      assert.deepEqual(await worker.fetchGroupOffsets(uniqueName('group'), kept), []);
+      assert.equal(await worker.partitionCount(gone), undefined);
+    } finally {
+      await other.deleteTopics([kept]);
+      await Promise.all([worker.disconnect(), other.disconnect()]);
+    }
+  });
+});
+
 describe('KafkajsKafka.readPartition untilCaughtUp', () => {
   it('returns as soon as it has read up to the high watermark, and at once when there is nothing', async () => {
     const kafka = KafkajsKafka.fromOptions(stackConfig().kafka);
