@@ -183,17 +183,17 @@ async function sinkDrain(
   const taskQueue = uniqueName('bench-sink');
   const worker = await startWorker(taskQueue, env);
   try {
-    if (warm) {
-      const warmUp = await produceBacklog(ctx.adapters, 3_000, o.partitions);
-      await drain(ctx.client, taskQueue, warmUp, 3_000, o.maxRecords);
-      await ctx.adapters.kafka.deleteTopics([warmUp.topic]);
-    }
+    // The warm-up topic is deleted after the measure: a topic deleted under a running worker
+    // costs its Kafka admin client a reconnect (KafkajsAdmin.withClient), which is not the sink.
+    const warmUp = warm ? await produceBacklog(ctx.adapters, 3_000, o.partitions) : undefined;
+    if (warmUp) await drain(ctx.client, taskQueue, warmUp, 3_000, o.maxRecords);
     const pid = worker.child.pid!;
     const idleRss = rssMb(pid);
     let peakRss = idleRss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(pid))), 100);
     const seconds = await drain(ctx.client, taskQueue, backlog, count, o.maxRecords);
     clearInterval(sampler);
+    if (warmUp) await ctx.adapters.kafka.deleteTopics([warmUp.topic]);
     return {
       seconds,
       records: count,

@@ -25,6 +25,7 @@ import {
 import type { ObjectStore } from '../ports/object-store';
 import { conditionalWriteGuard } from './conditional-write-guard';
 import { withHeartbeatClock } from './heartbeat-clock';
+import { LinesPool } from './lines-pool';
 
 /**
  * The sink: Kafka partition → NDJSON objects in the raw zone (and quarantine), exactly once.
@@ -141,6 +142,7 @@ export function createSinkActivities(deps: {
   const now = deps.now ?? Date.now;
   // Exactly-once rests on If-None-Match: *: proven per bucket before the first write, not assumed.
   const requireConditionalWrites = conditionalWriteGuard(deps.store);
+  const linesPool = new LinesPool();
 
   /** A read; records no retry can ever read fail the activity for good, saying where. */
   async function read(input: ReadPartitionInput): Promise<ReadPartitionResult> {
@@ -270,12 +272,13 @@ export function createSinkActivities(deps: {
     ctx: Context,
   ): Promise<number> {
     const signature = deps.signature;
-    const classified = classifyBatch(
+    const classified = await classifyBatch(
       input.table,
       input.topic,
       input.partition,
       records,
-      signature && ((lines, group) => signature.verify(input.topic, group.count, lines, group.tag)),
+      signature && ((lines, ranges) => signature.verifyRanges(input.topic, lines, ranges)),
+      (size) => linesPool.take(size),
     );
     const first = classified[0]!.offset;
     if (first > from) result.skipped += await lostToRetention(input, from, first, ctx);
@@ -308,6 +311,8 @@ export function createSinkActivities(deps: {
       cursor = written.next;
       ctx.heartbeat(checkpointOf(cursor, result));
     }
+    // Every object of the batch is written: its signed lines' buffer is free again.
+    for (const e of classified) if (e.kind === 'signed') linesPool.give(e.body.buffer);
     return cursor;
   }
 

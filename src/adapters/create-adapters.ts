@@ -12,7 +12,7 @@ import { AwsSecrets, createSecretsClient } from './aws-secrets';
 import { AwsEc2, createEc2Client } from './ec2-client';
 import { KafkajsKafka } from './kafkajs-kafka';
 import type { RecordSignature } from '../ports/record-signature';
-import { recordSignature } from './record-signature';
+import { threadedRecordSignature } from './record-signature';
 import { S3BucketTags } from './s3-bucket-tags';
 import { createS3Client, S3ObjectStore } from './s3-object-store';
 
@@ -40,6 +40,9 @@ export function createAdapters(config: Config): Adapters {
   const s3 = createS3Client(config.aws);
   const ec2Client = createEc2Client(config.aws);
   const kafka = KafkajsKafka.fromOptions(config.kafka);
+  // The sink verifies signed runs on a thread of its own (the API's producer signs in place).
+  const key = config.kafka.signingKey;
+  const signature = key === undefined ? undefined : threadedRecordSignature(key);
   const clients = {
     iam: createIamClient(config.aws),
     secrets: createSecretsClient(config.aws),
@@ -49,7 +52,7 @@ export function createAdapters(config: Config): Adapters {
   return {
     store: new S3ObjectStore(s3),
     kafka,
-    ...(config.kafka.signingKey ? { signature: recordSignature(config.kafka.signingKey) } : {}),
+    ...(signature ? { signature } : {}),
     ec2: new AwsEc2(ec2Client),
     bucketTags: new S3BucketTags(s3),
     awsRegion: config.aws.region,
@@ -68,6 +71,7 @@ export function createAdapters(config: Config): Adapters {
       }),
     async close() {
       await kafka.disconnect();
+      await signature?.close();
       s3.destroy();
       ec2Client.destroy();
       for (const c of Object.values(clients)) c.destroy();

@@ -101,10 +101,11 @@ export function groupLines(
   records: readonly { value: Uint8Array | null }[],
   start: number,
   count: number,
+  allocate: (size: number) => Uint8Array = (size) => new Uint8Array(size),
 ): Uint8Array {
   let size = count;
   for (let i = start; i < start + count; i++) size += records[i]!.value?.length ?? 0;
-  const out = new Uint8Array(size);
+  const out = allocate(size);
   let at = 0;
   for (let i = start; i < start + count; i++) {
     const v = records[i]!.value;
@@ -117,23 +118,38 @@ export function groupLines(
   return out;
 }
 
-/** Verifies one group's claim over its lines (a MAC with the key the API signs with). */
-export type VerifyGroup = (lines: Uint8Array, group: SignedGroup) => boolean;
+/** A group's claim over bytes [at, at + size) of the batch's lines buffer. */
+export interface ClaimedRange extends SignedGroup {
+  at: number;
+  size: number;
+}
+
+/**
+ * Checks each range's claim against its bytes of `lines` (a MAC with the key the API signs
+ * with). It may move `lines` to another thread and back: the classification goes on with the
+ * buffer it returns.
+ */
+export type VerifyRanges = (
+  lines: Uint8Array,
+  ranges: readonly ClaimedRange[],
+) => Promise<{ lines: Uint8Array; verdicts: readonly boolean[] }>;
 
 /**
  * A batch classified for the raw zone: the records of groups that verify become signed runs,
  * written as the API produced them; every other record is validated in full (classifyRecord).
  * Without `verify`, all are. The lines of every group are framed into one buffer, and a run's
  * body is a view of it: consecutive groups of one day make one run, each byte is copied once on
- * its way to S3, and no object is made per signed record.
+ * its way to S3, and no object is made per signed record. `allocate` gives that buffer (the sink
+ * reuses them: a new one per batch made the garbage collector run for its external memory).
  */
-export function classifyBatch(
+export async function classifyBatch(
   table: Table,
   topic: string,
   partition: number,
   records: readonly KafkaRecordLike[],
-  verify?: VerifyGroup,
-): BatchEntry[] {
+  verify?: VerifyRanges,
+  allocate?: (size: number) => Uint8Array,
+): Promise<BatchEntry[]> {
   const out: BatchEntry[] = [];
   let next = 0;
   const validate = (end: number) => {
@@ -143,24 +159,28 @@ export function classifyBatch(
   const last = groups[groups.length - 1];
   if (last) {
     const from = groups[0]!.start;
-    const lines = groupLines(records, from, last.start + last.count - from);
-    let at = 0; // where records[next]'s line starts in `lines`, once next >= from
-    for (const group of groups) {
-      for (; next < group.start; next++) {
-        if (next >= from) at += (records[next]!.value?.length ?? 0) + 1;
-        out.push(classifyRecord(table, topic, partition, records[next]!));
-      }
-      const end = group.start + group.count;
+    const framed = groupLines(records, from, last.start + last.count - from, allocate);
+    const ranges: ClaimedRange[] = [];
+    let at = 0;
+    for (let i = from, g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      for (; i < group.start; i++) at += (records[i]!.value?.length ?? 0) + 1;
       let size = 0;
-      for (let i = group.start; i < end; i++) size += records[i]!.value!.length + 1;
-      if (verify!(lines.subarray(at, at + size), group)) {
-        appendRuns(out, records, next, end, lines, at);
+      for (; i < group.start + group.count; i++) size += records[i]!.value!.length + 1;
+      ranges.push({ ...group, at, size });
+      at += size;
+    }
+    const { lines, verdicts } = await verify!(framed, ranges);
+    ranges.forEach((range, k) => {
+      validate(range.start);
+      const end = range.start + range.count;
+      if (verdicts[k] === true) {
+        appendRuns(out, records, range.start, end, lines, range.at);
         next = end;
       } else {
         validate(end);
       }
-      at += size;
-    }
+    });
   }
   validate(records.length);
   return out;

@@ -7,4 +7,21 @@ export interface RecordSignature {
   tag(topic: string, count: number, lines: Uint8Array): string;
   /** True when `tag` is the tag of these lines. */
   verify(topic: string, count: number, lines: Uint8Array, tag: string): boolean;
+  /**
+   * Whether each range's tag is the tag of its bytes of `lines`, perhaps on another thread:
+   * `lines` may be moved there and back, so the caller goes on with the `lines` returned.
+   */
+  verifyRanges(
+    topic: string,
+    lines: Uint8Array,
+    ranges: readonly SignedRange[],
+  ): Promise<{ lines: Uint8Array; verdicts: boolean[] }>;
+}
+
+/** A run's claim over bytes [at, at + size) of a lines buffer. */
+export interface SignedRange {
+  at: number;
+  size: number;
+  count: number;
+  tag: string;
 }

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import {
   recordSignature,
   signRuns,
+  threadedRecordSignature,
   type SignableMessage,
 } from '../../src/adapters/record-signature';
-import { classifyBatch, SIGNATURE_HEADER } from '../../src/domain/signed-groups';
+import { classifyBatch, type ClaimedRange, SIGNATURE_HEADER } from '../../src/domain/signed-groups';
 
 const topic = '0a1b2c3d4e5f.pin';
 const key = 'k'.repeat(32);
@@ -34,6 +35,48 @@ describe('recordSignature', () => {
   }
 });
 
+describe('threadedRecordSignature', () => {
+  const s = recordSignature(key);
+  // 1 MiB of lines in three ranges, the middle one tampered with after signing.
+  const lines = new Uint8Array(1024 * 1024).map((_, i) => 0x61 + (i % 26));
+  const cut = [0, 300_000, 700_000, lines.length];
+  const ranges = [0, 1, 2].map((k) => {
+    const part = lines.subarray(cut[k], cut[k + 1]);
+    return { at: cut[k]!, size: part.length, count: k + 1, tag: s.tag(topic, k + 1, part) };
+  });
+  lines[400_000] = 0x21;
+
+  it('verifies on its thread what the in-place MAC verifies, and hands the lines back intact', async () => {
+    const threaded = threadedRecordSignature(key);
+    try {
+      const expected = Buffer.from(lines);
+      const sent = new Uint8Array(lines);
+      const { lines: back, verdicts } = await threaded.verifyRanges(topic, sent, ranges);
+      assert.deepEqual(verdicts, [true, false, true]);
+      assert.equal(sent.byteLength, 0, 'the buffer was moved to the thread, not copied');
+      assert.ok(Buffer.from(back).equals(expected));
+      const inPlace = await s.verifyRanges(topic, new Uint8Array(lines), ranges);
+      assert.deepEqual(inPlace.verdicts, verdicts);
+    } finally {
+      await threaded.close();
+    }
+  });
+
+  it('verifies small batches, views and everything after close() in place', async () => {
+    const threaded = threadedRecordSignature(key);
+    const small = new Uint8Array(lines.subarray(0, 300_000)).subarray(0, 1000);
+    const tag = s.tag(topic, 1, small);
+    const view = await threaded.verifyRanges(topic, small, [{ at: 0, size: 1000, count: 1, tag }]);
+    assert.deepEqual(view.verdicts, [true]);
+    assert.equal(view.lines, small, 'not moved');
+    await threaded.close();
+    const after = new Uint8Array(lines);
+    const closed = await threaded.verifyRanges(topic, after, ranges);
+    assert.deepEqual(closed.verdicts, [true, false, true]);
+    assert.equal(closed.lines, after);
+  });
+});
+
 describe('signRuns', () => {
   const s = recordSignature(key);
   const m = (partition: number, value: string, validated = true): SignableMessage => ({
@@ -59,7 +102,7 @@ describe('signRuns', () => {
     );
   });
 
-  it('is read back as trusted by the sink, per partition, in the order Kafka keeps', () => {
+  it('is read back as trusted by the sink, per partition, in the order Kafka keeps', async () => {
     const notAPin = '{"signed":"so not validated"}';
     const messages = [m(0, notAPin), m(1, 'x', false), m(0, `${notAPin} `)];
     const out = signRuns(topic, messages, s);
@@ -71,22 +114,22 @@ describe('signRuns', () => {
         value: enc(String(x.value)),
         ...(x.headers ? { headers: x.headers as Record<string, string> } : {}),
       }));
-    const verify = (lines: Uint8Array, g: { count: number; tag: string }) =>
-      s.verify(topic, g.count, lines, g.tag);
-    const trusted = classifyBatch('pin', topic, 0, partition0, verify);
+    const verify = (lines: Uint8Array, ranges: readonly ClaimedRange[]) =>
+      s.verifyRanges(topic, lines, ranges);
+    const trusted = await classifyBatch('pin', topic, 0, partition0, verify);
     assert.deepEqual(
       trusted.map((c) => [c.kind, c.kind === 'signed' && c.count]),
       [['signed', 2]],
     );
     // The same bytes under another topic, or with a record left out, are not trusted.
-    const elsewhere = classifyBatch('geo', '0a1b2c3d4e5f.geo', 0, partition0, (l, g) =>
-      s.verify('0a1b2c3d4e5f.geo', g.count, l, g.tag),
+    const elsewhere = await classifyBatch('geo', '0a1b2c3d4e5f.geo', 0, partition0, (l, r) =>
+      s.verifyRanges('0a1b2c3d4e5f.geo', l, r),
     );
     assert.deepEqual(
       elsewhere.map((c) => c.kind),
       ['quarantine', 'quarantine'],
     );
-    const cut = classifyBatch('pin', topic, 0, partition0.slice(0, 1), verify);
+    const cut = await classifyBatch('pin', topic, 0, partition0.slice(0, 1), verify);
     assert.equal(cut[0]!.kind, 'quarantine');
   });
 

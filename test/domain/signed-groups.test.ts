@@ -13,7 +13,8 @@ import {
   parseSignatureHeader,
   SIGNATURE_HEADER,
   signedGroups,
-  type VerifyGroup,
+  type ClaimedRange,
+  type VerifyRanges,
 } from '../../src/domain/signed-groups';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -106,11 +107,17 @@ describe('classifyBatch', () => {
   });
   // Signed and trusted, so never validated: the sink would quarantine it otherwise.
   const notAPin = '{"trusted":"because signed"}';
-  /** A stand-in MAC: the tag the test says is right for these exact lines. */
-  const verifier =
-    (good: string): VerifyGroup =>
-    (lines, group) =>
-      group.tag === TAG && text(lines) === good;
+  /** A stand-in MAC: a range verifies when its tag is TAG and its bytes are what `good` says. */
+  const verifyEach =
+    (good: (range: ClaimedRange) => string): VerifyRanges =>
+    (lines, ranges) =>
+      Promise.resolve({
+        lines,
+        verdicts: ranges.map(
+          (r) => r.tag === TAG && text(lines.subarray(r.at, r.at + r.size)) === good(r),
+        ),
+      });
+  const verifier = (good: string) => verifyEach(() => good);
   const rec = (offset: number, value: string, headers?: Record<string, string>) => ({
     offset,
     timestamp: ts,
@@ -126,9 +133,15 @@ describe('classifyBatch', () => {
         : [e.kind, e.offset, e.offset, e.kind === 'raw' ? text(e.line) : e.reason, 1],
     );
 
-  it('writes a verified group as one signed run, without validating it', () => {
+  it('writes a verified group as one signed run, without validating it', async () => {
     const records = [rec(0, notAPin, header(2)), rec(1, validPin), rec(2, notAPin)];
-    const out = classifyBatch('pin', topic, 0, records, verifier(`${notAPin}\n${validPin}\n`));
+    const out = await classifyBatch(
+      'pin',
+      topic,
+      0,
+      records,
+      verifier(`${notAPin}\n${validPin}\n`),
+    );
     assert.deepEqual(shown(out).slice(0, 1), [['signed', 0, 1, `${notAPin}\n${validPin}\n`, 2]]);
     assert.equal(out[1]!.kind, 'quarantine');
     const [segment] = segmentRecords(out);
@@ -136,16 +149,15 @@ describe('classifyBatch', () => {
     assert.equal(segmentBody(segment!).body, (out[0] as SignedRun).body, 'written as it lies');
   });
 
-  it('joins consecutive groups of one day into one run over one buffer', () => {
+  it('joins consecutive groups of one day into one run over one buffer', async () => {
     const records = [rec(0, '1', header(2)), rec(1, '2'), rec(2, '3', header(1)), rec(3, '4')];
-    const verify: VerifyGroup = (lines, g) =>
-      g.tag === TAG && text(lines) === (g.start === 0 ? '1\n2\n' : '3\n');
-    const out = classifyBatch('pin', topic, 0, records, verify);
+    const verify = verifyEach((g) => (g.start === 0 ? '1\n2\n' : '3\n'));
+    const out = await classifyBatch('pin', topic, 0, records, verify);
     assert.deepEqual(shown(out).slice(0, 1), [['signed', 0, 2, '1\n2\n3\n', 3]]);
     assert.equal(out[1]!.kind, 'quarantine');
   });
 
-  it('splits a run where the UTC day changes or an offset is skipped', () => {
+  it('splits a run where the UTC day changes or an offset is skipped', async () => {
     const at = (offset: number, value: string, iso: string, h?: Record<string, string>) => ({
       ...rec(offset, value, h),
       timestamp: Date.parse(iso),
@@ -156,7 +168,7 @@ describe('classifyBatch', () => {
       at(2, '3', '2026-11-26T00:00:01Z'),
       at(5, '4', '2026-11-26T00:00:02Z'), // a compacted or aborted gap
     ];
-    const out = classifyBatch('pin', topic, 0, records, verifier('1\n2\n3\n4\n'));
+    const out = await classifyBatch('pin', topic, 0, records, verifier('1\n2\n3\n4\n'));
     assert.deepEqual(shown(out), [
       ['signed', 0, 0, '1\n', 1],
       ['signed', 1, 2, '2\n3\n', 2],
@@ -168,9 +180,9 @@ describe('classifyBatch', () => {
     );
   });
 
-  it('cuts a run at an offset inside it (an adopted object ended there)', () => {
+  it('cuts a run at an offset inside it (an adopted object ended there)', async () => {
     const records = [rec(3, 'a', header(3)), rec(4, 'bb'), rec(5, 'ccc')];
-    const [run] = classifyBatch('pin', topic, 0, records, verifier('a\nbb\nccc\n'));
+    const [run] = await classifyBatch('pin', topic, 0, records, verifier('a\nbb\nccc\n'));
     assert.equal(run!.kind, 'signed');
     const cut = cutRun(run as SignedRun, records, 5);
     assert.deepEqual([cut.offset, cut.lastOffset, cut.count, text(cut.body)], [5, 5, 1, 'ccc\n']);
@@ -178,23 +190,23 @@ describe('classifyBatch', () => {
     assert.throws(() => cutRun(run as SignedRun, records, 6), RangeError);
   });
 
-  const refused: Array<[string, ReturnType<typeof rec>[], VerifyGroup | undefined]> = [
+  const refused: Array<[string, ReturnType<typeof rec>[], VerifyRanges | undefined]> = [
     ['no key (no verifier)', [rec(0, notAPin, header(1))], undefined],
     ['a tag that does not verify', [rec(0, notAPin, header(1, 'B'.repeat(22)))], verifier('')],
     ['lines that differ from what was signed', [rec(0, notAPin, header(1))], verifier('{}\n')],
     ['a group cut by the read', [rec(0, notAPin, header(2))], verifier(`${notAPin}\n`)],
   ];
   for (const [what, records, verify] of refused) {
-    it(`validates in full: ${what}`, () => {
-      const out = classifyBatch('pin', topic, 0, records, verify);
+    it(`validates in full: ${what}`, async () => {
+      const out = await classifyBatch('pin', topic, 0, records, verify);
       assert.equal(out[0]!.kind, 'quarantine');
       assert.match(out[0]!.kind === 'quarantine' ? out[0]!.reason : '', /^schema/);
     });
   }
 
-  it('validates the records around a verified group, in order', () => {
+  it('validates the records around a verified group, in order', async () => {
     const records = [rec(7, validPin), rec(8, notAPin, header(1)), rec(9, 'nope')];
-    const out = classifyBatch('pin', topic, 0, records, verifier(`${notAPin}\n`));
+    const out = await classifyBatch('pin', topic, 0, records, verifier(`${notAPin}\n`));
     assert.deepEqual(
       out.map((c) => [c.offset, c.kind]),
       [
