@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { parseSignatureHeader, SIGNATURE_HEADER } from '../../src/domain/signed-groups';
 import { drawEvents } from '../../src/domain/generator';
 import { SEED_ROWS } from '../../src/domain/seed-fixture';
 import { TABLES } from '../../src/domain/tables';
@@ -42,14 +43,25 @@ describe('ingest API produce (REST Proxy v2) against the local Kafka', function 
       h.topics.pin,
       offsets.map((o) => ({ partition: o.partition!, offset: o.offset! })),
     );
+    const signedRuns = new Map<number, number>(); // partition → records its claims cover
     offsets.forEach((o, i) => {
       const record = stored.get(`${o.partition}:${o.offset}`);
       assert.ok(record, `nothing at ${o.partition}:${o.offset}`);
       assert.equal(record.value, JSON.stringify(pins[i]));
       assert.equal(record.key, null);
-      // No header: nothing a producer could forge lets a record skip the sink's validation.
-      assert.deepEqual(record.headers, {});
+      // The only header: a run's signature on its first record (PINPIPE_SIGNING_KEY), which no
+      // producer without the key can make verify (test/integration/signed-records.test.ts).
+      const { [SIGNATURE_HEADER]: signature, ...others } = record.headers;
+      assert.deepEqual(others, {});
+      const claim = parseSignatureHeader(signature);
+      if (signature !== undefined) assert.ok(claim, signature);
+      if (claim) signedRuns.set(o.partition!, (signedRuns.get(o.partition!) ?? 0) + claim.count);
     });
+    // Every record the API validated is in a signed run of its partition.
+    const perPartition = new Map<number, number>();
+    for (const o of offsets)
+      perPartition.set(o.partition!, (perPartition.get(o.partition!) ?? 0) + 1);
+    assert.deepEqual(signedRuns, perPartition);
   });
 
   it('stores keys JSON-serialised, honours explicit partitions and the partition route', async () => {
