@@ -8,8 +8,8 @@ import type { SecretsPort } from '../ports/secrets';
 import { requireOwned, summaryOf, type Mode } from './aws-step-helpers';
 
 /**
- * The aws target's secrets: the ingest API's token and the client host's SSH key pair, whose
- * private key lives in Secrets Manager only. No secret value leaves these functions.
+ * The aws target's secrets: the ingest API's token, the record signing key and the client host's
+ * SSH key pair, whose private key lives in Secrets Manager only. No secret value leaves these functions.
  */
 
 export interface EnsureSecretInput {
@@ -64,21 +64,35 @@ export function createSecretSteps(ports: { network: NetworkPort; secrets: Secret
     return { kind: 'secret', id: name, outcome, deleteHow, arn: found.arn };
   }
 
-  /** The ingest API's bearer token: 32 random bytes, made here, never returned. */
+  /**
+   * The ingest API's bearer token and the key it signs validated records with (shared with the
+   * host's worker), 32 random bytes each, made here, never returned.
+   */
   async function ensureApiToken(input: EnsureSecretInput): Promise<StepResult> {
     Context.current().heartbeat();
-    const name = awsNames(input.pipelineId).apiTokenSecret;
+    const names = awsNames(input.pipelineId);
     const { arn, ...record } = await ensureSecret(
       input.pipelineId,
       input.mode,
-      name,
+      names.apiTokenSecret,
       `pinpipe ${input.pipelineId}: the ingest API's bearer token (PINPIPE_API_TOKEN)`,
       () => randomBytes(32).toString('base64url'),
     );
+    const { arn: keyArn, ...keyRecord } = await ensureSecret(
+      input.pipelineId,
+      input.mode,
+      names.signingKeySecret,
+      `pinpipe ${input.pipelineId}: the key the ingest API signs validated records with and the ` +
+        'sink verifies them with (PINPIPE_SIGNING_KEY)',
+      () => randomBytes(32).toString('hex'),
+    );
     return {
-      resources: [record],
-      summary: `${summaryOf([record])}; read it with: aws secretsmanager get-secret-value --secret-id ${name} --query SecretString --output text`,
-      outputs: arn ? { apiTokenSecretArn: arn } : {},
+      resources: [record, keyRecord],
+      summary: `${summaryOf([record, keyRecord])}; read the token with: aws secretsmanager get-secret-value --secret-id ${names.apiTokenSecret} --query SecretString --output text`,
+      outputs: {
+        ...(arn ? { apiTokenSecretArn: arn } : {}),
+        ...(keyArn ? { signingKeySecretArn: keyArn } : {}),
+      },
     };
   }
 

@@ -27,6 +27,8 @@ export interface AwsNames {
   keyPair: string;
   sshKeySecret: string;
   apiTokenSecret: string;
+  /** PINPIPE_SIGNING_KEY, shared by the host's API and worker (signed runs of records). */
+  signingKeySecret: string;
   cluster: string;
   restApi: string;
   stage: string;
@@ -48,6 +50,7 @@ export function awsNames(pipelineId: string): AwsNames {
     keyPair: base,
     sshKeySecret: `pinpipe/${pipelineId}/ssh-private-key`,
     apiTokenSecret: `pinpipe/${pipelineId}/api-token`,
+    signingKeySecret: `pinpipe/${pipelineId}/signing-key`,
     cluster: base,
     restApi: base,
     stage: 'v1',

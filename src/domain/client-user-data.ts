@@ -5,8 +5,9 @@
  * (and, given a Temporal address, the worker) as systemd services of that user.
  *
  * No secret passes through user data, which the EC2 API shows to anyone allowed to describe the
- * instance: the API token is read from Secrets Manager by the service itself, with the
- * instance profile's credentials, each time it starts (into a runtime file only it can read).
+ * instance: the API token and the record signing key are read from Secrets Manager by the
+ * services themselves, with the instance profile's credentials, each time they start (into a
+ * runtime file only the service user can read).
  */
 
 export interface ClientUserDataInput {
@@ -17,6 +18,11 @@ export interface ClientUserDataInput {
   kafkaAuth: 'aws-msk-iam' | 'none';
   /** The Secrets Manager secret holding the API token; absent: the API refuses to start. */
   apiTokenSecret?: string;
+  /**
+   * The secret holding PINPIPE_SIGNING_KEY, read by the API (it signs the records it validated)
+   * and the worker (its sink writes them without validating again); absent: nothing is signed.
+   */
+  signingKeySecret?: string;
   /** `s3://…` or `https://…` of an `npm pack` tarball; absent: /opt/pinpipe must be in the AMI. */
   appSource?: string;
   /** host:port of Temporal for the worker service; absent: no worker on the host. */
@@ -62,21 +68,41 @@ function configLines(o: ClientUserDataInput): string[] {
   ];
 }
 
-/** Reads the API token at each start, as the service user, into a file only it can read. */
+/**
+ * Reads the API token and the signing key at each start, as the service user, into a file only
+ * it can read (written aside and renamed: the API and the worker may both be starting).
+ */
 const TOKEN_SCRIPT = '/usr/local/libexec/pinpipe-fetch-token';
 
-function tokenScript(secret: string): string {
+function secretsScript(o: ClientUserDataInput): string {
+  const read = (field: 'apiTokenSecret' | 'signingKeySecret', secret: string) =>
+    `$(aws secretsmanager get-secret-value --region "$AWS_REGION" --secret-id ${safe(field, secret)} --query SecretString --output text)`;
+  const lines = [
+    ...(o.apiTokenSecret
+      ? [
+          `token=${read('apiTokenSecret', o.apiTokenSecret)}`,
+          `printf 'PINPIPE_API_TOKEN=%s\\n' "$token" >> "$tmp"`,
+        ]
+      : []),
+    ...(o.signingKeySecret
+      ? [
+          `key=${read('signingKeySecret', o.signingKeySecret)}`,
+          `printf 'PINPIPE_SIGNING_KEY=%s\\n' "$key" >> "$tmp"`,
+        ]
+      : []),
+  ];
   // A script of its own, not an inline ExecStartPre: systemd would expand `%` and `$` in it.
   return `#!/bin/sh
 set -eu
 umask 077
-token=$(aws secretsmanager get-secret-value --region "$AWS_REGION" --secret-id ${safe('apiTokenSecret', secret)} --query SecretString --output text)
-printf 'PINPIPE_API_TOKEN=%s\\n' "$token" > ${SECRETS_FILE}
+tmp=$(mktemp ${SECRETS_FILE}.XXXXXX)
+${lines.join('\n')}
+mv "$tmp" ${SECRETS_FILE}
 `;
 }
 
-function unit(description: string, script: string, tokenSecret: string | undefined): string {
-  const fetchToken = tokenSecret
+function unit(description: string, script: string, fetchesSecrets: boolean): string {
+  const fetchSecrets = fetchesSecrets
     ? [`ExecStartPre=${TOKEN_SCRIPT}`, `EnvironmentFile=-${SECRETS_FILE}`]
     : [];
   return [
@@ -92,7 +118,9 @@ function unit(description: string, script: string, tokenSecret: string | undefin
     'Environment=HOME=/opt/pinpipe',
     'RuntimeDirectory=pinpipe',
     'RuntimeDirectoryMode=0700',
-    ...fetchToken,
+    // The API and the worker share it: one stopping must not take the other's secrets file.
+    'RuntimeDirectoryPreserve=yes',
+    ...fetchSecrets,
     'WorkingDirectory=/opt/pinpipe',
     // @NPM@: the npm binary found at boot (AL2023 names it npm or npm-20).
     `ExecStart=@NPM@ run ${script}`,
@@ -130,10 +158,19 @@ export function clientUserData(o: ClientUserDataInput): string {
   const units = [
     [
       'pinpipe-api',
-      unit('pinpipe ingest API (Kafka REST Proxy v2 compatible)', 'api', o.apiTokenSecret),
+      unit(
+        'pinpipe ingest API (Kafka REST Proxy v2 compatible)',
+        'api',
+        o.apiTokenSecret !== undefined || o.signingKeySecret !== undefined,
+      ),
     ],
     ...(o.temporalAddress
-      ? [['pinpipe-worker', unit('pinpipe Temporal worker', 'worker', undefined)]]
+      ? [
+          [
+            'pinpipe-worker',
+            unit('pinpipe Temporal worker', 'worker', o.signingKeySecret !== undefined),
+          ],
+        ]
       : []),
   ];
   return `#!/bin/bash
@@ -149,10 +186,10 @@ install -o ${SERVICE_USER} -g ${SERVICE_USER} -m 0400 /dev/stdin ${CONFIG_FILE} 
 ${configLines(o).join('\n')}
 ENV
 ${
-  o.apiTokenSecret
+  o.apiTokenSecret || o.signingKeySecret
     ? `install -d -m 0755 /usr/local/libexec
 install -o root -g root -m 0755 /dev/stdin ${TOKEN_SCRIPT} <<'SCRIPT'
-${tokenScript(o.apiTokenSecret)}SCRIPT
+${secretsScript(o)}SCRIPT
 `
     : ''
 }${units

@@ -357,7 +357,7 @@ export function refusalByName(
       // Named by pinpipe (aws-resources.ts): any other name is not the pipeline's.
       const names = awsNames(pipelineId);
       const own = {
-        secret: [names.apiTokenSecret, names.sshKeySecret],
+        secret: [names.apiTokenSecret, names.signingKeySecret, names.sshKeySecret],
         'key-pair': [names.keyPair],
         'iam-role': [names.role],
         'instance-profile': [names.instanceProfile],

@@ -284,7 +284,12 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
       region: s.region,
       kafkaBrokers: awsBrokers() ?? s.clientHost.kafkaBrokers,
       kafkaAuth: usesMsk() ? 'aws-msk-iam' : 'none',
-      ...(s.target === 'aws' ? { apiTokenSecret: awsNames(s.pipelineId).apiTokenSecret } : {}),
+      ...(s.target === 'aws'
+        ? {
+            apiTokenSecret: awsNames(s.pipelineId).apiTokenSecret,
+            signingKeySecret: awsNames(s.pipelineId).signingKeySecret,
+          }
+        : {}),
       ...(s.aws.appSource
         ? { appSource: s.aws.appSource }
         : s.target === 'aws'
@@ -352,7 +357,9 @@ export async function provisionPipeline(rawInput: ProvisionInput): Promise<Provi
           mode: mode(),
           bucket: s.bucketName,
           ...(outputs.clusterArn ? { clusterArn: outputs.clusterArn } : {}),
-          secretArns: outputs.apiTokenSecretArn ? [outputs.apiTokenSecretArn] : [],
+          secretArns: [outputs.apiTokenSecretArn, outputs.signingKeySecretArn].filter(
+            (arn): arn is string => arn !== undefined,
+          ),
         },
       ]),
     'api-gateway': () =>

@@ -37,6 +37,7 @@ describe('domain/aws-resources', () => {
       keyPair: 'pinpipe-0a1b2c3d4e5f',
       sshKeySecret: 'pinpipe/0a1b2c3d4e5f/ssh-private-key',
       apiTokenSecret: 'pinpipe/0a1b2c3d4e5f/api-token',
+      signingKeySecret: 'pinpipe/0a1b2c3d4e5f/signing-key',
       cluster: 'pinpipe-0a1b2c3d4e5f',
       restApi: 'pinpipe-0a1b2c3d4e5f',
       stage: 'v1',

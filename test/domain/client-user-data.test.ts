@@ -45,12 +45,35 @@ describe('domain/client-user-data', () => {
       fetch,
       /aws secretsmanager get-secret-value .*--secret-id pinpipe\/0a1b2c3d4e5f\/api-token /,
     );
-    assert.match(
-      fetch,
-      /printf 'PINPIPE_API_TOKEN=%s\\n' "\$token" > \/run\/pinpipe\/secrets\.env/,
-    );
+    // Written aside and renamed into place: the API and the worker may both be starting.
+    assert.match(fetch, /tmp=\$\(mktemp \/run\/pinpipe\/secrets\.env\.XXXXXX\)/);
+    assert.match(fetch, /printf 'PINPIPE_API_TOKEN=%s\\n' "\$token" >> "\$tmp"/);
+    assert.match(fetch, /mv "\$tmp" \/run\/pinpipe\/secrets\.env$/);
+    assert.doesNotMatch(fetch, /SIGNING_KEY/, 'no signing key secret given');
     assert.doesNotMatch(script, /PINPIPE_API_TOKEN=[A-Za-z0-9]/);
     assert.equal(script.includes('pinpipe-worker.service'), false, 'no worker without Temporal');
+  });
+
+  it('gives the API and the worker the signing key, each read at start, never carried', () => {
+    const script = clientUserData({
+      ...base,
+      signingKeySecret: 'pinpipe/0a1b2c3d4e5f/signing-key',
+      temporalAddress: 'temporal.internal:7233',
+    });
+    for (const name of ['pinpipe-api', 'pinpipe-worker']) {
+      const lines = unit(script, name);
+      assert.ok(lines.includes('ExecStartPre=/usr/local/libexec/pinpipe-fetch-token'), name);
+      assert.ok(lines.includes('EnvironmentFile=-/run/pinpipe/secrets.env'), name);
+      assert.ok(lines.includes('RuntimeDirectoryPreserve=yes'), name);
+    }
+    assert.match(
+      script,
+      /--secret-id pinpipe\/0a1b2c3d4e5f\/signing-key .*\nprintf 'PINPIPE_SIGNING_KEY=%s\\n' "\$key" >> "\$tmp"/,
+    );
+    assert.doesNotMatch(script, /PINPIPE_SIGNING_KEY=[A-Za-z0-9]/);
+    // Without the key's secret the worker reads no secret at all.
+    const unsigned = clientUserData({ ...base, temporalAddress: 'temporal.internal:7233' });
+    assert.ok(!unit(unsigned, 'pinpipe-worker').some((l) => l.startsWith('ExecStartPre=')));
   });
 
   it('writes the whole config in one file only the service user reads', () => {
@@ -90,6 +113,7 @@ describe('domain/client-user-data', () => {
     ['kafkaBrokers', "b:9098'; rm -rf / #"],
     ['region', 'eu-west-1\nPINPIPE_API_HOST=1'],
     ['apiTokenSecret', 'x$(id)'],
+    ['signingKeySecret', 'k; curl evil'],
     ['appSource', 's3://b/k`id`'],
     ['appSource', "https://x/p.tgz?a='; id #"],
     ['temporalAddress', 'h:1 && curl evil'],

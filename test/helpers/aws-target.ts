@@ -175,7 +175,10 @@ export function assertOneOfEach(a: AwsAudit, pipelineId: string): void {
   assert.deepEqual(a.keyPairs, [names.keyPair]);
   assert.deepEqual(a.roles, [names.role]);
   assert.deepEqual(a.instanceProfiles, [{ name: names.instanceProfile, roles: [names.role] }]);
-  assert.deepEqual(a.secrets, [names.apiTokenSecret, names.sshKeySecret].sort());
+  assert.deepEqual(
+    a.secrets,
+    [names.apiTokenSecret, names.signingKeySecret, names.sshKeySecret].sort(),
+  );
   assert.equal(a.clusters.length, 1, `clusters: ${a.clusters.join(', ')}`);
   assert.equal(a.restApis.length, 1, `REST APIs: ${a.restApis.join(', ')}`);
   assert.equal(a.instances.length, 1, `instances: ${a.instances.map((i) => i.id).join(', ')}`);

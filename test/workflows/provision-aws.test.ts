@@ -138,6 +138,11 @@ describe('provisionPipeline, aws target (moto; MSK activation and bootstrap serv
       assert.match(userData, new RegExp(`-m 0400 /dev/stdin ${CONFIG_FILE}`));
       assert.match(userData, /KAFKA_SASL_MECHANISM=aws-msk-iam/);
       assert.match(userData, new RegExp(`--secret-id ${names.apiTokenSecret} `));
+      // The record signing key: generated, read by the API and the worker at start, not carried.
+      const signingKey = await auditor.secretValue(names.signingKeySecret);
+      assert.match(signingKey ?? '', /^[0-9a-f]{64}$/);
+      assert.ok(!userData.includes(signingKey!), 'the signing key is not in the user data');
+      assert.match(userData, new RegExp(`--secret-id ${names.signingKeySecret} `));
 
       const again = await provision(taskQueue, input(pipelineId));
       assert.equal(again.status, 'completed');
